@@ -1,0 +1,46 @@
+# micro-grpc: every task a developer runs, from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROTOS := $(shell find protos -name '*.proto')
+
+.PHONY: install proto golden run test lint typecheck pytest bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	# Generated example code lives in gen/; make it importable in the venv.
+	echo "$(CURDIR)/gen" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/micro-grpc-gen.pth"
+	touch $@
+
+proto: install
+	rm -rf gen && mkdir -p gen
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -I protos \
+		--python_out=gen --mypy_out=gen --micro_out=gen $(PROTOS)
+
+golden: install
+	$(BIN)/python -m tests.plugin.golden --update
+
+run: install
+	$(BIN)/python -m examples.greeter.run
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy micro_grpc protoc_gen_micro examples gen
+
+pytest: install
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""micro-grpc: a gRPC-native microservice toolkit."""
