@@ -31,6 +31,7 @@ the caller as `Internal` with no detail, and is logged where it happened.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 
@@ -205,5 +206,6 @@ def status_error(
 
 def from_rpc_error(exc: grpc.aio.AioRpcError) -> StatusError:
     """Turn grpc's call error into the matching StatusError."""
-    trailing = exc.trailing_metadata() or ()
-    return status_error(exc.code(), exc.details() or "", tuple(trailing))
+    pairs: Any = exc.trailing_metadata() or ()
+    trailing = [(str(key), value) for key, value in pairs]
+    return status_error(exc.code(), exc.details() or "", trailing)
