@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 import grpc
 
-from micro_grpc.errors import from_rpc_error
+from micro_grpc.errors import Cancelled, from_rpc_error
 
 __all__ = ["BidiStream", "ClientStream", "ServerStream"]
 
@@ -31,8 +31,13 @@ class _Stream:
     def __init__(self, start: Starter) -> None:
         self._start = start
         self._call: Any = None
+        self._cancelled = False
 
     async def _ensure(self) -> Any:
+        if self._cancelled:
+            # grpc raises asyncio.CancelledError here, which would read as
+            # the caller's own task being cancelled.
+            raise Cancelled("the stream was cancelled by this client")
         if self._call is None:
             self._call = await self._start()
         return self._call
@@ -53,6 +58,7 @@ class _Stream:
         """Cancel the call if it is still running; True if it was."""
         if self._call is None or self._call.done():
             return False
+        self._cancelled = True
         return bool(self._call.cancel())
 
     async def _read(self) -> Any:
