@@ -25,9 +25,11 @@ class ProbeGreeter(GreeterBase):
     def __init__(self) -> None:
         self.started = asyncio.Event()
         self.stream_cancelled = asyncio.Event()
+        self.calls = 0
 
     async def hello(self, request: HelloRequest, context: Context) -> HelloReply:
         name = request.name
+        self.calls += 1
         self.started.set()
         if name.startswith("sleep:"):
             await asyncio.sleep(float(name.split(":", 1)[1]))

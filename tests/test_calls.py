@@ -78,7 +78,9 @@ async def test_unexpected_exception_is_internal_and_logged(
     assert "secret" not in str(caught.value)
     assert "Traceback" not in str(caught.value)
     assert caught.value.message == "internal error"
-    failures = [r for r in caplog.records if "/greeter.v1.Greeter/Hello" in r.getMessage()]
+    failures = [
+        r for r in caplog.records if "/greeter.v1.Greeter/Hello" in r.getMessage()
+    ]
     assert failures and failures[0].exc_info is not None
     assert "secret detail" in str(failures[0].exc_info[1])
 
@@ -126,7 +128,9 @@ async def test_client_cancels_a_stream(
     await asyncio.wait_for(greeter_impl.stream_cancelled.wait(), 2.0)
 
 
-async def test_explicit_cancel(greeter: GreeterClient, greeter_impl: ProbeGreeter) -> None:
+async def test_explicit_cancel(
+    greeter: GreeterClient, greeter_impl: ProbeGreeter
+) -> None:
     stream = greeter.bidi_hello()
     await stream.send(HelloRequest(name="a"))
     assert (await stream.recv()) is not None
@@ -139,7 +143,9 @@ async def test_explicit_cancel(greeter: GreeterClient, greeter_impl: ProbeGreete
 async def test_fixed_address_without_registry(greeter_service: Service) -> None:
     async with Client() as client:
         greeter = GreeterClient(client, "greeter")
-        reply = await greeter.hello(HelloRequest(name="Ada"), address=greeter_service.address)
+        reply = await greeter.hello(
+            HelloRequest(name="Ada"), address=greeter_service.address
+        )
     assert reply.message == "Hello Ada"
 
 
@@ -151,7 +157,9 @@ async def test_client_without_registry_says_how_to_call(
             await GreeterClient(client, "greeter").hello(HelloRequest(name="x"))
 
 
-async def test_unknown_service_is_service_not_found(greeter: GreeterClient, greeter_service: Service) -> None:
+async def test_unknown_service_is_service_not_found(
+    greeter: GreeterClient, greeter_service: Service
+) -> None:
     other = GreeterClient(greeter_service.client, "nobody")
     with pytest.raises(NotFound, match="service not found: nobody"):
         await other.hello(HelloRequest(name="x"))

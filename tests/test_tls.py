@@ -23,7 +23,9 @@ def ca() -> trustme.CA:
 @pytest.fixture(scope="module")
 def server_tls(ca: trustme.CA) -> ServerTLS:
     cert = ca.issue_cert("127.0.0.1", "localhost")
-    return ServerTLS(cert=cert.cert_chain_pems[0].bytes(), key=cert.private_key_pem.bytes())
+    return ServerTLS(
+        cert=cert.cert_chain_pems[0].bytes(), key=cert.private_key_pem.bytes()
+    )
 
 
 def _client_tls(ca: trustme.CA, *, with_cert: bool = False) -> ClientTLS:
@@ -79,7 +81,9 @@ async def test_plaintext_client_to_tls_node_is_refused(tls_service: Service) -> 
 
 
 @pytest.fixture
-async def mtls_service(registry: MemoryRegistry, ca: trustme.CA) -> AsyncIterator[Service]:
+async def mtls_service(
+    registry: MemoryRegistry, ca: trustme.CA
+) -> AsyncIterator[Service]:
     cert = ca.issue_cert("127.0.0.1")
     tls = ServerTLS(
         cert=cert.cert_chain_pems[0].bytes(),
@@ -105,7 +109,9 @@ async def test_mutual_tls_refuses_a_client_without_certificate(
 ) -> None:
     async with Client(registry, tls=_client_tls(ca)) as client:
         with pytest.raises(Unavailable):
-            await GreeterClient(client, "mutual").hello(HelloRequest(name="x"), timeout=3.0)
+            await GreeterClient(client, "mutual").hello(
+                HelloRequest(name="x"), timeout=3.0
+            )
 
 
 async def test_tls_from_files_and_environment(
@@ -125,5 +131,7 @@ async def test_tls_from_files_and_environment(
     service = Service("fromenv", registry=registry)
     service.handle(ProbeGreeter())
     async with service:
-        reply = await GreeterClient(service.client, "fromenv").hello(HelloRequest(name="env"))
+        reply = await GreeterClient(service.client, "fromenv").hello(
+            HelloRequest(name="env")
+        )
     assert reply.message == "Hello env"

@@ -145,7 +145,9 @@ async def test_a_port_held_by_another_socket_is_refused() -> None:
             await service.start()
 
 
-async def test_calls_to_a_stopped_node_are_unavailable(registry: MemoryRegistry) -> None:
+async def test_calls_to_a_stopped_node_are_unavailable(
+    registry: MemoryRegistry,
+) -> None:
     service = Service("greeter", registry=registry)
     service.handle(ProbeGreeter())
     await service.start()

@@ -1,0 +1,78 @@
+"""Picking nodes: strategies over several real nodes, and channel reuse."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+from greeter.v1.greeter_micro import GreeterClient
+from greeter.v1.greeter_pb2 import HelloRequest
+
+from micro_grpc import Client, ConfigError, Service
+from micro_grpc.registry import Node
+from micro_grpc.registry.memory import MemoryRegistry
+from micro_grpc.selector import RoundRobin, random_choice, strategy
+from tests.conftest import ProbeGreeter
+
+
+@pytest.fixture
+async def three_nodes(
+    registry: MemoryRegistry,
+) -> AsyncIterator[list[ProbeGreeter]]:
+    impls = [ProbeGreeter() for _ in range(3)]
+    services = []
+    for impl in impls:
+        service = Service("greeter", registry=registry)
+        service.handle(impl)
+        await service.start()
+        services.append(service)
+    yield impls
+    for service in services:
+        await service.stop(0)
+
+
+async def test_round_robin_visits_each_node_in_turn(
+    registry: MemoryRegistry, three_nodes: list[ProbeGreeter]
+) -> None:
+    async with Client(registry, selector="round_robin") as client:
+        greeter = GreeterClient(client, "greeter")
+        for turn in range(1, 11):
+            for _ in range(3):
+                await greeter.hello(HelloRequest(name="x"))
+            assert [impl.calls for impl in three_nodes] == [turn] * 3
+
+
+async def test_random_reaches_every_node_over_one_channel_each(
+    registry: MemoryRegistry, three_nodes: list[ProbeGreeter]
+) -> None:
+    async with Client(registry) as client:
+        greeter = GreeterClient(client, "greeter")
+        for _ in range(90):
+            await greeter.hello(HelloRequest(name="x"))
+        assert all(impl.calls > 0 for impl in three_nodes)
+        assert sum(impl.calls for impl in three_nodes) == 90
+        # One channel per node, reused by every call.
+        assert len(client._pool._channels) == 3
+
+
+def test_random_choice_spread() -> None:
+    nodes = [Node(id=str(i), address=f"127.0.0.1:{i}") for i in range(3)]
+    counts = Counter(random_choice("s", nodes).id for _ in range(3000))
+    # Binomial(3000, 1/3): the standard deviation is about 26; 6 sigma is 155.
+    assert all(abs(c - 1000) < 155 for c in counts.values())
+
+
+def test_round_robin_is_per_service() -> None:
+    nodes = [Node(id=str(i), address=f"127.0.0.1:{i}") for i in range(3)]
+    rr = RoundRobin()
+    a = [rr("a", nodes).id for _ in range(6)]
+    rr("b", nodes)
+    b = [rr("a", nodes).id for _ in range(3)]
+    assert a[:3] == a[3:] and sorted(a[:3]) == ["0", "1", "2"]
+    assert b == a[:3]
+
+
+def test_unknown_strategy_is_named() -> None:
+    with pytest.raises(ConfigError, match="unknown selector 'fastest'"):
+        strategy("fastest")
