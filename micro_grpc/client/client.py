@@ -12,7 +12,7 @@ from micro_grpc.client.pool import ChannelPool
 from micro_grpc.client.streams import BidiStream, ClientStream, ServerStream
 from micro_grpc.errors import ConfigError, from_rpc_error
 from micro_grpc.methods import MethodSpec
-from micro_grpc.registry import Registry
+from micro_grpc.registry import Node, Registry, Service
 from micro_grpc.registry.cache import Cache
 from micro_grpc.selector import Strategy, strategy
 from micro_grpc.tls import ClientTLS
@@ -154,16 +154,29 @@ class Client:
     ) -> Any:
         if address is not None:
             return self._pool.callable(address, self._secure_default, method)
+        node = await self.pick(service)
+        secure = node.metadata.get("secure") == "true"
+        return self._pool.callable(node.address, secure, method)
+
+    async def lookup(self, service: str) -> list[Service]:
+        """Every version of `service` the registry cache holds."""
         if self._cache is None:
             raise ConfigError(
                 f"cannot resolve {service!r}: this client has no registry; "
                 "pass address= to call a fixed node"
             )
-        services = await self._cache.get_service(service)
-        nodes = [node for s in services for node in s.nodes]
-        node = self._select(service, nodes)
-        secure = node.metadata.get("secure") == "true"
-        return self._pool.callable(node.address, secure, method)
+        return await self._cache.get_service(service)
+
+    async def pick(self, service: str) -> Node:
+        """The node the selector chooses for the next call to `service`."""
+        services = await self.lookup(service)
+        return self._select(service, [node for s in services for node in s.nodes])
+
+    def channel(self, address: str, *, secure: bool | None = None) -> grpc.aio.Channel:
+        """The pooled channel to `address`, for calls outside generated code."""
+        return self._pool.channel(
+            address, self._secure_default if secure is None else secure
+        )
 
 
 def _pairs(metadata: Metadata | None) -> tuple[tuple[str, str | bytes], ...] | None:

@@ -45,7 +45,7 @@ class ChannelPool:
         key = (address, secure, method.path)
         found = self._callables.get(key)
         if found is None:
-            channel = self._channel(address, secure)
+            channel = self.channel(address, secure)
             factory = getattr(channel, _FACTORY[method.cardinality])
             found = factory(
                 method.path,
@@ -56,7 +56,7 @@ class ChannelPool:
             self._callables[key] = found
         return found
 
-    def _channel(self, address: str, secure: bool) -> grpc.aio.Channel:
+    def channel(self, address: str, secure: bool) -> grpc.aio.Channel:
         channel = self._channels.get((address, secure))
         if channel is None:
             if secure:
