@@ -16,9 +16,11 @@ $(VENV)/.installed: pyproject.toml
 	echo "$(CURDIR)/gen" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/micro-grpc-gen.pth"
 	touch $@
 
+# Regenerates the Python code kept in gen/ for every proto in protos/. The
+# include path adds the installed packages so google/api/*.proto resolve.
 proto: install
-	rm -rf gen && mkdir -p gen
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -I protos \
+		-I "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
 		--python_out=gen --mypy_out=gen --micro_out=gen $(PROTOS)
 
 golden: install
