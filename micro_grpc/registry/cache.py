@@ -42,6 +42,8 @@ class Cache:
         self._nodes: dict[str, dict[str, Service]] = {}
         self._merged: dict[str, list[Service]] = {}
         self._known: set[str] = set()
+        # names being looked up for the first time -> events seen meanwhile
+        self._pending: dict[str, list[Event]] = {}
         self._watch_task: asyncio.Task[None] | None = None
         self._synced = asyncio.Event()
         self._stale = False
@@ -72,18 +74,27 @@ class Cache:
 
     async def _first_lookup(self, name: str) -> None:
         self._ensure_watch()
+        # Events for `name` that arrive while it is being read may be newer
+        # than what the read returns; they are kept and replayed after it.
+        pending = self._pending.setdefault(name, [])
         try:
             async with asyncio.timeout(self._query_timeout):
                 await self._synced.wait()
                 if name not in self._nodes:
-                    records = await self._registry.get_service(name)
+                    try:
+                        records = await self._registry.get_service(name)
+                    except ServiceNotFound:
+                        records = []
                     self._store(name, records)
-        except ServiceNotFound:
-            pass
         except (TimeoutError, RegistryError) as exc:
             log.warning("registry lookup of %s failed: %s", name, exc)
             return
+        finally:
+            if self._pending.get(name) is pending:
+                del self._pending[name]
         self._known.add(name)
+        for event in pending:
+            self._apply(event)
 
     def _ensure_watch(self) -> None:
         if self._watch_task is None:
@@ -154,6 +165,10 @@ class Cache:
 
     def _apply(self, event: Event) -> None:
         name = event.service.name
+        pending = self._pending.get(name)
+        if pending is not None:
+            pending.append(event)
+            return
         if name not in self._nodes and name not in self._known:
             return
         nodes = self._nodes.setdefault(name, {})
