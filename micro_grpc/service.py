@@ -154,9 +154,7 @@ class Service:
         backoff = 0.5
         while True:
             try:
-                await self.registry.register(
-                    self._record, ttl=self.options.register_ttl
-                )
+                await self.registry.register(self._record)
             except RegistryError as exc:
                 log.warning(
                     "registering %s failed (%s); retrying in %.1fs",

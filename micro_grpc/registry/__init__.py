@@ -166,18 +166,21 @@ class Watcher(Protocol):
 class Registry(Protocol):
     """Where services announce their nodes and clients look them up.
 
-    `register` puts one node (`service.nodes` holds exactly one) under a
-    time-to-live. The registry itself keeps the node alive while the process
-    lives (etcd: one lease per process, kept alive by heartbeats) and the
-    store forgets it within `ttl` seconds of the process dying. Registering
-    the same node again replaces its record.
+    `register` puts one node (`service.nodes` holds exactly one) under the
+    registry's time-to-live, which is an option of the registry rather than
+    of each call (etcd keeps every node of a process under one lease). The
+    registry itself keeps the node alive while the process lives, and the
+    store forgets it within the TTL of the process dying. Registering the
+    same node again replaces its record. A registry that cannot reach its
+    store raises `RegistryError`, and may keep the node to put later (etcd
+    does).
 
     A watcher's iteration raises `RegistryError` when the watch breaks
     (connection lost, revision compacted); callers list again and watch
     anew.
     """
 
-    async def register(self, service: Service, *, ttl: float | None = None) -> None:
+    async def register(self, service: Service) -> None:
         """Announce `service.nodes[0]`, replacing any earlier record of it."""
         ...
 

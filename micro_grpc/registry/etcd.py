@@ -130,7 +130,6 @@ class EtcdRegistry:
         self._lease: _Lease | None = None
         self._lock = asyncio.Lock()
         self._heartbeat_task: asyncio.Task[None] | None = None
-        self._warned_ttl = False
         # Seconds the heartbeat waits before its next attempt; 0 while well.
         self._retry_delay = 0.0
 
@@ -163,26 +162,14 @@ class EtcdRegistry:
 
     # -- Registry ----------------------------------------------------------
 
-    async def register(self, service: Service, *, ttl: float | None = None) -> None:
+    async def register(self, service: Service) -> None:
         """Put `service.nodes[0]` under this process's lease.
 
         The first call grants the lease and starts the heartbeat. When etcd
         cannot be reached this raises `RegistryError`, but the node is kept:
         the heartbeat puts it as soon as etcd answers again.
-
-        Every node shares one lease, so a `ttl` that differs from the
-        registry's is not honoured; the registry's `ttl` option is.
         """
         node = _only_node(service)
-        if ttl is not None and ttl != self.options.ttl and not self._warned_ttl:
-            log.warning(
-                "etcd registry keeps every node under one lease of %gs; "
-                "ignoring ttl=%g for %s",
-                self.options.ttl,
-                ttl,
-                service.name,
-            )
-            self._warned_ttl = True
         key = self._key(service.name, node.id)
         value = json.dumps(service.to_dict()).encode()
         self._registered[key] = value

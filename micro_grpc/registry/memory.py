@@ -37,7 +37,7 @@ class MemoryRegistry:
             cls._default = cls()
         return cls._default
 
-    async def register(self, service: Service, *, ttl: float | None = None) -> None:
+    async def register(self, service: Service) -> None:
         if len(service.nodes) != 1:
             raise ConfigError("register takes a service holding exactly one node")
         node = service.nodes[0]

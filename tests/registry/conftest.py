@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
+from micro_grpc import testing
 from micro_grpc.registry.etcd import EtcdRegistry
 from micro_grpc.testing import EtcdProcess
 
@@ -45,29 +45,10 @@ async def etcd_registry(etcd: EtcdProcess) -> AsyncIterator[EtcdRegistry]:
     await registry.close()
 
 
-async def _eventually(
-    check: Callable[[], Awaitable[bool] | bool],
-    *,
-    timeout: float = 5.0,
-    interval: float = 0.02,
-    what: str = "condition",
-) -> float:
-    start = time.monotonic()
-    while True:
-        outcome = check()
-        if not isinstance(outcome, bool):
-            outcome = await outcome
-        if outcome:
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"{what} not met within {timeout:g}s")
-        await asyncio.sleep(interval)
-
-
 @pytest.fixture
 def eventually() -> Eventually:
     """Poll `check` until true; the seconds it took, or AssertionError."""
-    return _eventually
+    return testing.eventually
 
 
 class TcpProxy:
