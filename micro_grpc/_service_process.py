@@ -22,7 +22,8 @@ class ServiceProcess:
     `start()` returns once the process logs that it serves (the line
     `Service.start()` writes at INFO) and sets `address`; its output is
     kept in `output`. Stop it with `terminate()` (SIGTERM: deregister and
-    drain) or `kill()` (SIGKILL: nothing is cleaned up).
+    drain) or `kill()` (SIGKILL: nothing is cleaned up); leaving `async
+    with` terminates it.
     """
 
     def __init__(
@@ -98,8 +99,13 @@ class ServiceProcess:
         return await self.start()
 
     async def __aexit__(self, *exc_info: object) -> None:
+        # Leaving the block stops the service as an operator would: it
+        # deregisters, so no later test finds a node that is gone.
         if self.returncode is None:
-            await self.kill()
+            try:
+                await self.terminate(timeout=10.0)
+            except TimeoutError:
+                await self.kill()
 
 
 async def eventually(
