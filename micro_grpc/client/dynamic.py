@@ -24,7 +24,7 @@ from micro_grpc.errors import NotFound, StatusError, from_rpc_error
 from micro_grpc.methods import Cardinality, MethodSpec
 from micro_grpc.registry import Service
 
-__all__ = ["DynamicMethods", "cardinality_of"]
+__all__ = ["DynamicMethods", "cardinality_of", "spec_for"]
 
 AnySpec = MethodSpec[Message, Message]
 
@@ -39,6 +39,18 @@ def cardinality_of(method: MethodDescriptor) -> Cardinality:
         (True, False): Cardinality.STREAM_UNARY,
         (True, True): Cardinality.STREAM_STREAM,
     }[(client, server)]
+
+
+def spec_for(method: MethodDescriptor) -> AnySpec:
+    """The spec of an rpc, its message classes built from its descriptor."""
+    return MethodSpec(
+        service=method.containing_service.full_name,
+        name=method.name,
+        attr="",
+        cardinality=cardinality_of(method),
+        request=message_factory.GetMessageClass(method.input_type),
+        response=message_factory.GetMessageClass(method.output_type),
+    )
 
 
 class DynamicMethods:
@@ -119,14 +131,7 @@ class DynamicMethods:
                 f"endpoint {endpoint} not found in service {service}; "
                 f"it has: {', '.join(available) or 'nothing'}"
             )
-        return MethodSpec(
-            service=descriptor.containing_service.full_name,
-            name=descriptor.name,
-            attr="",
-            cardinality=cardinality_of(descriptor),
-            request=message_factory.GetMessageClass(descriptor.input_type),
-            response=message_factory.GetMessageClass(descriptor.output_type),
-        )
+        return spec_for(descriptor)
 
     async def _pool(
         self, service: str, address: str | None
