@@ -17,6 +17,8 @@
     │   ├── Unimplemented        UNIMPLEMENTED
     │   ├── Internal             INTERNAL
     │   ├── Unavailable          UNAVAILABLE
+    │   │   └── RegistryUnavailable  (also a RegistryError) a first lookup
+    │   │                            found the registry unreachable
     │   ├── DataLoss             DATA_LOSS
     │   └── Unauthenticated      UNAUTHENTICATED
     ├── RegistryError            the registry could not be reached or read
@@ -50,6 +52,7 @@ __all__ = [
     "OutOfRange",
     "PermissionDenied",
     "RegistryError",
+    "RegistryUnavailable",
     "ResourceExhausted",
     "ServiceNotFound",
     "StatusError",
@@ -163,6 +166,14 @@ class Internal(StatusError):
 
 class Unavailable(StatusError):
     code = grpc.StatusCode.UNAVAILABLE
+
+
+class RegistryUnavailable(Unavailable, RegistryError):
+    """A service was looked up for the first time while the registry was down.
+
+    Once a service is known, lookups are answered from the cache and keep
+    working while the registry is away; only a first lookup can fail so.
+    """
 
 
 class DataLoss(StatusError):

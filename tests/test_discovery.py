@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 
@@ -13,6 +14,7 @@ from greeter.v1.greeter_pb2 import HelloRequest
 
 from examples.greeter.server import Greeter
 from micro_grpc import Client, Service
+from micro_grpc.errors import RegistryUnavailable
 from micro_grpc.registry.etcd import EtcdRegistry
 from micro_grpc.testing import EtcdProcess, ServiceProcess, eventually
 
@@ -132,3 +134,17 @@ async def test_calls_go_on_while_etcd_is_away_and_nodes_return_after(
             await observer.close()
         assert took < TTL
         assert (await greeter.hello(HelloRequest(name="E"))).message == "Hello E"
+
+
+async def test_first_lookup_with_the_registry_down_says_so() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nobody = f"127.0.0.1:{probe.getsockname()[1]}"
+    registry = EtcdRegistry(endpoints=[nobody], dial_timeout=0.5)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    async with Client(registry, query_timeout=1.0) as client:
+        with pytest.raises(RegistryUnavailable, match="registry is unreachable"):
+            await GreeterClient(client, "greeter").hello(HelloRequest(name="x"))
+    await registry.close()
+    assert loop.time() - start < 3.0

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import random
 
-from micro_grpc.errors import RegistryError, ServiceNotFound
+from micro_grpc.errors import RegistryError, RegistryUnavailable, ServiceNotFound
 from micro_grpc.registry import Event, EventType, Registry, Service, merge_services
 
 __all__ = ["Cache"]
@@ -54,7 +54,11 @@ class Cache:
         return self._stale
 
     async def get_service(self, name: str) -> list[Service]:
-        """Every version of `name` with its nodes; `ServiceNotFound` if none."""
+        """Every version of `name` with its nodes; `ServiceNotFound` if none.
+
+        A name never looked up before raises `RegistryUnavailable` when the
+        registry cannot be read within the query timeout.
+        """
         merged = self._merged.get(name)
         if merged:
             return merged
@@ -88,7 +92,10 @@ class Cache:
                     self._store(name, records)
         except (TimeoutError, RegistryError) as exc:
             log.warning("registry lookup of %s failed: %s", name, exc)
-            return
+            reason = str(exc) or f"no answer within {self._query_timeout:g}s"
+            raise RegistryUnavailable(
+                f"cannot look up {name}: the registry is unreachable ({reason})"
+            ) from exc
         finally:
             if self._pending.get(name) is pending:
                 del self._pending[name]
