@@ -1,13 +1,15 @@
 """`make run`: the greeter example end to end, then exit.
 
 Starts an etcd on 127.0.0.1:2379 when none answers there, the greeter
-server in its own process, then the client in another; when the client is
-done the server gets SIGTERM (it deregisters, then drains) and the etcd
-started here is stopped.
+server in its own process, then the client in another, then the HTTP
+gateway, which it asks for a greeting as `curl` would; then the server gets
+SIGTERM (it deregisters, then drains) and the etcd started here is stopped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import os
 import signal
@@ -15,7 +17,11 @@ import subprocess
 import sys
 import time
 
-from micro_grpc.config import Options
+import aiohttp
+
+from micro_grpc import Client
+from micro_grpc.config import Options, load_registry
+from micro_grpc.gateway import Gateway, GatewayOptions
 from micro_grpc.local import local_etcd
 
 log = logging.getLogger("make-run")
@@ -32,6 +38,20 @@ def _wait_for_registration(server: subprocess.Popen[str], timeout: float) -> Non
         if "registered greeter" in line:
             return
     raise SystemExit("the greeter server did not register in time")
+
+
+async def _through_the_gateway(options: Options) -> None:
+    registry = load_registry(options)
+    async with (
+        Client(registry) as client,
+        Gateway(client, GatewayOptions.from_env(address="127.0.0.1:0")) as gateway,
+        aiohttp.ClientSession() as http,
+    ):
+        url = f"{gateway.url}/greeter/hello"
+        async with http.post(url, json={"name": "Ada"}) as reply:
+            body = await reply.json()
+        print(f"HTTP gateway:     POST {url} -> {reply.status} {json.dumps(body)}")
+    await registry.close()
 
 
 def main() -> int:
@@ -55,6 +75,7 @@ def main() -> int:
             client = subprocess.run(
                 [sys.executable, "-m", "examples.greeter.client"], env=env, check=False
             )
+            asyncio.run(_through_the_gateway(options))
         finally:
             server.send_signal(signal.SIGTERM)
             _, rest = server.communicate(timeout=30)
