@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROTOS := $(shell find protos -name '*.proto')
 
-.PHONY: install proto golden run test lint typecheck pytest bench clean
+.PHONY: install proto bench-proto golden run test lint typecheck pytest bench clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,12 @@ proto: install
 		-I "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
 		--python_out=gen --mypy_out=gen --micro_out=gen $(PROTOS)
 
+# The benchmark's own stubs, for micro-grpc, raw grpc.aio and grpclib.
+bench-proto: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -I bench/protos \
+		--python_out=. --mypy_out=. --grpc_python_out=. --mypy_grpc_out=. \
+		--grpclib_python_out=. --micro_out=. bench/protos/bench/gen/echo.proto
+
 golden: install
 	$(BIN)/python -m tests.plugin.golden --update
 
@@ -34,7 +40,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy micro_grpc protoc_gen_micro examples gen
+	$(BIN)/mypy micro_grpc protoc_gen_micro examples gen bench
 
 pytest: install
 	$(BIN)/pytest -q

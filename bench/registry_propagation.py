@@ -114,7 +114,7 @@ async def cache_memory(endpoint: str) -> tuple[int, float]:
     return used, filled
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
