@@ -17,6 +17,10 @@ The `micro` command's flags map onto the same field names.
 | client_tls_cert    | MICRO_CLIENT_TLS_CERT     |                  |
 | client_tls_key     | MICRO_CLIENT_TLS_KEY      |                  |
 | client_timeout     | MICRO_CLIENT_TIMEOUT      | none             |
+| client_retries     | MICRO_CLIENT_RETRIES      | 2 (after the 1st)|
+| client_retry_backoff | MICRO_CLIENT_RETRY_BACKOFF | 0.02 (seconds) |
+| ejection_failures  | MICRO_EJECTION_FAILURES   | 3                |
+| ejection_cooldown  | MICRO_EJECTION_COOLDOWN   | 1 (seconds)      |
 | selector           | MICRO_SELECTOR            | random           |
 | registry           | MICRO_REGISTRY            | etcd             |
 | registry_address   | MICRO_REGISTRY_ADDRESS    | 127.0.0.1:2379   |
@@ -27,6 +31,9 @@ The `micro` command's flags map onto the same field names.
 | registry_tls_key   | MICRO_REGISTRY_TLS_KEY    |                  |
 | registry_username  | MICRO_REGISTRY_USERNAME   |                  |
 | registry_password  | MICRO_REGISTRY_PASSWORD   |                  |
+
+MICRO_SELECTOR is one of random, round_robin, weighted (a node's `weight`
+metadata) and least_in_flight (the less busy of two random nodes).
 
 The server binds the loopback interface unless told otherwise: set
 MICRO_SERVER_ADDRESS=0.0.0.0:8080 (and MICRO_SERVER_ADVERTISE to the address
@@ -68,6 +75,10 @@ class Options:
     client_tls_cert: str = ""
     client_tls_key: str = ""
     client_timeout: float | None = None
+    client_retries: int = 2
+    client_retry_backoff: float = 0.02
+    ejection_failures: int = 3
+    ejection_cooldown: float = 1.0
     selector: str = "random"
     registry: str = "etcd"
     registry_address: str = "127.0.0.1:2379"
@@ -113,6 +124,10 @@ _VARIABLES = {
     "client_tls_cert": "MICRO_CLIENT_TLS_CERT",
     "client_tls_key": "MICRO_CLIENT_TLS_KEY",
     "client_timeout": "MICRO_CLIENT_TIMEOUT",
+    "client_retries": "MICRO_CLIENT_RETRIES",
+    "client_retry_backoff": "MICRO_CLIENT_RETRY_BACKOFF",
+    "ejection_failures": "MICRO_EJECTION_FAILURES",
+    "ejection_cooldown": "MICRO_EJECTION_COOLDOWN",
     "selector": "MICRO_SELECTOR",
     "registry": "MICRO_REGISTRY",
     "registry_address": "MICRO_REGISTRY_ADDRESS",
@@ -125,7 +140,15 @@ _VARIABLES = {
     "registry_password": "MICRO_REGISTRY_PASSWORD",
 }
 
-_FLOATS = {"grace", "client_timeout", "register_ttl", "registry_timeout"}
+_FLOATS = {
+    "grace",
+    "client_timeout",
+    "client_retry_backoff",
+    "ejection_cooldown",
+    "register_ttl",
+    "registry_timeout",
+}
+_COUNTS = {"client_retries": 0, "ejection_failures": 1}
 
 
 def _parse(name: str, raw: str) -> Any:
@@ -138,6 +161,11 @@ def _parse(name: str, raw: str) -> Any:
         if value <= 0:
             raise ConfigError(f"{variable}={raw!r} must be above zero")
         return value
+    if name in _COUNTS:
+        least = _COUNTS[name]
+        if not raw.strip().isdigit() or int(raw) < least:
+            raise ConfigError(f"{variable}={raw!r} must be a whole number >= {least}")
+        return int(raw)
     if name == "metadata":
         pairs = [p for p in raw.split(",") if p.strip()]
         if not all("=" in p for p in pairs):

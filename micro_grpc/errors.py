@@ -20,7 +20,11 @@
     │   │   └── RegistryUnavailable  (also a RegistryError) a first lookup
     │   │                            found the registry unreachable
     │   ├── DataLoss             DATA_LOSS
-    │   └── Unauthenticated      UNAUTHENTICATED
+    │   ├── Unauthenticated      UNAUTHENTICATED
+    │   └── Refused              refused in this process before any node saw
+    │       │                    it; never retried (micro_grpc.middleware)
+    │       ├── BreakerOpen      also Unavailable: a circuit breaker is open
+    │       └── RateLimited      also ResourceExhausted: the client's limit
     ├── RegistryError            the registry could not be reached or read
     └── ConfigError              a setting that cannot work, named
 

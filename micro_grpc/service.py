@@ -8,16 +8,22 @@ import logging
 import random
 import signal
 import socket
+import time
 import uuid
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
 from micro_grpc.client import Client
+from micro_grpc.client.retry import NO_RETRY, RetryPolicy
 from micro_grpc.config import Options, load_registry
 from micro_grpc.errors import ConfigError, RegistryError
 from micro_grpc.methods import ServiceSpec
+from micro_grpc.middleware import ClientMiddleware, ServerMiddleware
 from micro_grpc.registry import Node, Registry
 from micro_grpc.registry import Service as ServiceRecord
+from micro_grpc.selector import NOT_SERVING, STATUS_KEY, Filter, Strategy
+from micro_grpc.selector.outlier import DEFAULT_EJECTION, Ejection
 from micro_grpc.server import Server
 from micro_grpc.server.endpoints import endpoint
 from micro_grpc.tls import ClientTLS, ServerTLS
@@ -38,6 +44,10 @@ class Service:
     `async with service:` or `await service.start()` / `await service.stop()`.
     Keyword options override the MICRO_* environment (see `config.Options`);
     `registry` and the TLS objects may be given ready-made.
+    `server_middleware` runs around every call the service answers,
+    `client_middleware` around every attempt its client makes; `selector`
+    (a strategy or its name), `filters`, `retry` and `ejection` configure
+    `service.client` (see `Client`).
     """
 
     def __init__(
@@ -47,21 +57,40 @@ class Service:
         registry: Registry | None = None,
         tls: ServerTLS | None = None,
         client_tls: ClientTLS | None = None,
+        server_middleware: Sequence[ServerMiddleware] = (),
+        client_middleware: Sequence[ClientMiddleware] = (),
+        selector: Strategy | str | None = None,
+        filters: Sequence[Filter] = (),
+        retry: RetryPolicy | None = None,
+        ejection: Ejection | None = DEFAULT_EJECTION,
         **options: Any,
     ) -> None:
         if not name:
             raise ConfigError("a service needs a name")
         self.name = name
+        if isinstance(selector, str):
+            options["selector"] = selector
         self.options = Options.from_env(**options)
         self.id = f"{name}-{uuid.uuid4()}"
         self.registry = (
             registry if registry is not None else load_registry(self.options)
         )
         self._owns_registry = registry is None
-        self.server = Server(self.options.address, tls=tls or _server_tls(self.options))
+        self.server = Server(
+            self.options.address,
+            tls=tls or _server_tls(self.options),
+            middleware=server_middleware,
+            name=name,
+        )
         self.client = Client(
             self.registry,
-            selector=self.options.selector,
+            selector=self.options.selector if selector is None else selector,
+            filters=filters,
+            middleware=client_middleware,
+            retry=retry or _retry(self.options),
+            ejection=_ejection(self.options)
+            if ejection is DEFAULT_EJECTION
+            else ejection,
             tls=client_tls or _client_tls(self.options),
             timeout=self.options.client_timeout,
             query_timeout=self.options.registry_timeout,
@@ -69,6 +98,7 @@ class Service:
         self._record: ServiceRecord | None = None
         self._register_task: asyncio.Task[None] | None = None
         self._started = False
+        self._serving = True
 
     @property
     def version(self) -> str:
@@ -118,8 +148,11 @@ class Service:
                 log.warning("could not deregister %s: %s", self.id, exc)
         if self._owns_registry:
             await self.registry.close()
-        await self.server.stop(self.options.grace if grace is None else grace)
-        await self.client.close()
+        grace = self.options.grace if grace is None else grace
+        draining = time.monotonic()
+        await self.server.stop(grace)
+        # A reply to a call this client made may still be on its way.
+        await self.client.close(max(0.1, grace - (time.monotonic() - draining)))
         log.info("service %s stopped", self.name)
 
     async def __aenter__(self) -> Service:
@@ -133,6 +166,32 @@ class Service:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    @property
+    def serving(self) -> bool:
+        return self._serving
+
+    async def set_serving(self, serving: bool) -> None:
+        """Ask for calls (True) or, while a dependency is down, not (False).
+
+        Health checks answer SERVING or NOT_SERVING, and the node stays
+        registered with `status=not_serving` in its metadata, which every
+        client learns through its registry watch and then routes around.
+        Calls that still arrive are answered as usual.
+        """
+        self._serving = serving
+        await self.server.set_serving(serving)
+        if self._record is None:
+            return
+        self._record = self._make_record()
+        if self._register_task is not None and not self._register_task.done():
+            return  # the registration under way reads the new record
+        try:
+            await self.registry.register(self._record)
+        except RegistryError as exc:
+            log.warning("could not publish %s as %s: %s", self.id, _state(serving), exc)
+            return
+        log.info("service %s node %s is %s", self.name, self.id, _state(serving))
 
     def run(self) -> None:
         """Serve until SIGINT or SIGTERM, then deregister and drain."""
@@ -180,6 +239,10 @@ class Service:
                 **self.options.metadata,
             },
         )
+        if not self._serving:
+            node = Node(
+                node.id, node.address, {**node.metadata, STATUS_KEY: NOT_SERVING}
+            )
         return ServiceRecord(
             name=self.name,
             version=self.version,
@@ -189,6 +252,10 @@ class Service:
             ),
             nodes=(node,),
         )
+
+
+def _state(serving: bool) -> str:
+    return "serving" if serving else "not serving"
 
 
 def _advertised(bind: str, port: int) -> str:
@@ -216,4 +283,22 @@ def _client_tls(options: Options) -> ClientTLS | None:
         return None
     return ClientTLS.from_files(
         options.client_tls_ca, options.client_tls_cert, options.client_tls_key
+    )
+
+
+def _retry(options: Options) -> RetryPolicy:
+    backoff = options.client_retry_backoff
+    return RetryPolicy(
+        attempts=options.client_retries + 1,
+        backoff=backoff,
+        max_backoff=max(backoff, NO_RETRY.max_backoff),
+    )
+
+
+def _ejection(options: Options) -> Ejection:
+    cooldown = options.ejection_cooldown
+    return Ejection(
+        failures=options.ejection_failures,
+        cooldown=cooldown,
+        max_cooldown=max(cooldown, DEFAULT_EJECTION.max_cooldown),
     )

@@ -95,7 +95,8 @@ async def test_deadline_exceeded(greeter: GreeterClient) -> None:
 
 async def test_handler_sees_time_remaining(greeter: GreeterClient) -> None:
     reply = await greeter.hello(HelloRequest(name="deadline"), timeout=3.0)
-    assert 0 < float(reply.message) <= 3.0
+    # grpc measures the deadline on its own clock; allow it a few ms.
+    assert 2.0 < float(reply.message) <= 3.05
     reply = await greeter.hello(HelloRequest(name="deadline"))
     assert reply.message == "None"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from micro_grpc import ConfigError, Options
+from micro_grpc import ConfigError, Options, Service
 from micro_grpc.config import load_registry
 from micro_grpc.registry.memory import MemoryRegistry
 
@@ -38,6 +38,14 @@ def test_environment_then_overrides() -> None:
         ({"MICRO_REGISTER_TTL": "soon"}, "MICRO_REGISTER_TTL='soon' is not a number"),
         ({"MICRO_REGISTER_TTL": "-1"}, "MICRO_REGISTER_TTL='-1' must be above zero"),
         ({"MICRO_SERVICE_METADATA": "zone"}, "MICRO_SERVICE_METADATA='zone'"),
+        (
+            {"MICRO_CLIENT_RETRIES": "-1"},
+            "MICRO_CLIENT_RETRIES='-1' must be a whole number >= 0",
+        ),
+        (
+            {"MICRO_EJECTION_FAILURES": "0"},
+            "MICRO_EJECTION_FAILURES='0' must be a whole number >= 1",
+        ),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
@@ -56,3 +64,19 @@ def test_registry_found_by_entry_point() -> None:
     assert isinstance(registry, MemoryRegistry)
     with pytest.raises(ConfigError, match=r"unknown registry 'zookeeper'.*memory"):
         load_registry(Options.from_env({}, registry="zookeeper"))
+
+
+def test_retry_and_ejection_settings_reach_the_client() -> None:
+    env = {
+        "MICRO_CLIENT_RETRIES": "0",
+        "MICRO_EJECTION_FAILURES": "5",
+        "MICRO_EJECTION_COOLDOWN": "2.5",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        service = Service("x", registry=MemoryRegistry())
+    assert service.client._retry.attempts == 1
+    assert service.client._outliers is not None
+    ejection = service.client._outliers.settings
+    assert (ejection.failures, ejection.cooldown) == (5, 2.5)

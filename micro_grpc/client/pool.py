@@ -82,8 +82,11 @@ class ChannelPool:
         for path_key in [k for k in self._callables if k[0] == address]:
             del self._callables[path_key]
 
-    async def close(self) -> None:
+    async def close(self, grace: float | None = None) -> None:
+        """Close every channel; calls in flight get `grace` seconds to end."""
         channels = list(self._channels.values())
         self._channels.clear()
         self._callables.clear()
-        await asyncio.gather(*(c.close(None) for c in channels), return_exceptions=True)
+        await asyncio.gather(
+            *(c.close(grace) for c in channels), return_exceptions=True
+        )

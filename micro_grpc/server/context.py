@@ -1,8 +1,16 @@
-"""What a handler knows about the call it is answering."""
+"""What a handler knows about the call it is answering.
+
+The deadline of the call being handled is also kept in a context variable,
+so the client a handler calls through passes the remaining time on: a
+chain of calls never outlives its first caller's deadline. Tasks the
+handler starts inherit it.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any, NoReturn
 
 import grpc
@@ -10,7 +18,26 @@ import grpc
 from micro_grpc.errors import status_error
 from micro_grpc.methods import MethodSpec
 
-__all__ = ["Context"]
+__all__ = ["Context", "bind_deadline", "current_deadline"]
+
+_DEADLINE: ContextVar[float | None] = ContextVar("micro_grpc_deadline", default=None)
+
+
+def current_deadline() -> float | None:
+    """The `time.monotonic()` by which the call being handled must end.
+
+    None outside a handler, or when its caller set no deadline.
+    """
+    return _DEADLINE.get()
+
+
+def bind_deadline(remaining: float | None) -> None:
+    """Make `remaining` seconds from now the deadline of this task's calls.
+
+    The server calls it as each handler starts, with the caller's time
+    remaining (None: no deadline).
+    """
+    _DEADLINE.set(None if remaining is None else time.monotonic() + remaining)
 
 
 class Context:

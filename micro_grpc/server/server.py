@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection
 
 from micro_grpc.errors import ConfigError
 from micro_grpc.methods import ServiceSpec
+from micro_grpc.middleware import ServerMiddleware
 from micro_grpc.server.handlers import method_handlers
 from micro_grpc.tls import ServerTLS
 
@@ -33,7 +34,9 @@ class Server:
 
     Lifecycle: `add` handlers, `start()` binds and serves (health SERVING),
     `stop(grace)` marks every service NOT_SERVING, refuses new calls and
-    lets calls in flight finish for up to `grace` seconds.
+    lets calls in flight finish for up to `grace` seconds. `middleware`
+    runs around every call, in list order; `name` is the service name it
+    sees (the proto service's when empty).
     """
 
     def __init__(
@@ -42,8 +45,12 @@ class Server:
         *,
         tls: ServerTLS | None = None,
         options: Sequence[tuple[str, Any]] = (),
+        middleware: Sequence[ServerMiddleware] = (),
+        name: str = "",
     ) -> None:
         self.address = address
+        self.name = name
+        self.middleware = tuple(middleware)
         self.tls = tls
         self._options = (*_DEFAULT_OPTIONS, *options)
         self._specs: list[tuple[ServiceSpec, object]] = []
@@ -74,7 +81,7 @@ class Server:
         """Bind the address and serve; raises ConfigError if it cannot bind."""
         server = grpc.aio.server(options=self._options)
         for spec, impl in self._specs:
-            handlers = method_handlers(spec, impl)
+            handlers = method_handlers(spec, impl, self.middleware, self.name)
             server.add_generic_rpc_handlers(
                 (grpc.method_handlers_generic_handler(spec.name, handlers),)
             )

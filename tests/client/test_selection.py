@@ -10,9 +10,11 @@ from greeter.v1.greeter_micro import GreeterClient
 from greeter.v1.greeter_pb2 import HelloRequest
 
 from micro_grpc import Client, ConfigError, Service
+from micro_grpc.errors import NotFound
 from micro_grpc.registry import Node
 from micro_grpc.registry.memory import MemoryRegistry
 from micro_grpc.selector import RoundRobin, random_choice, strategy
+from micro_grpc.selector.filters import label, version
 from tests.conftest import ProbeGreeter
 
 
@@ -76,3 +78,55 @@ def test_round_robin_is_per_service() -> None:
 def test_unknown_strategy_is_named() -> None:
     with pytest.raises(ConfigError, match="unknown selector 'fastest'"):
         strategy("fastest")
+
+
+@pytest.fixture
+async def two_versions(
+    registry: MemoryRegistry,
+) -> AsyncIterator[dict[str, ProbeGreeter]]:
+    impls: dict[str, ProbeGreeter] = {}
+    services = []
+    for number, zone in (("1.0.0", "a"), ("2.0.0", "b")):
+        impl = impls[number] = ProbeGreeter()
+        service = Service(
+            "greeter", registry=registry, version=number, metadata={"zone": zone}
+        )
+        service.handle(impl)
+        await service.start()
+        services.append(service)
+    yield impls
+    for service in services:
+        await service.stop(0)
+
+
+async def test_filters_per_client_and_per_call(
+    registry: MemoryRegistry, two_versions: dict[str, ProbeGreeter]
+) -> None:
+    async with Client(registry, filters=[label("zone", "b")]) as client:
+        greeter = GreeterClient(client, "greeter")
+        for _ in range(10):
+            await greeter.hello(HelloRequest(name="x"))
+        assert two_versions["2.0.0"].calls == 10
+        # A call's filters apply after the client's: nothing is left.
+        with pytest.raises(NotFound, match=r"label\(zone=b\), version\(1.0.0\)"):
+            await greeter.hello(HelloRequest(name="x"), filters=[version("1.0.0")])
+
+    async with Client(registry) as client:
+        greeter = GreeterClient(client, "greeter")
+        for _ in range(10):
+            await greeter.hello(HelloRequest(name="x"), filters=[version("1.0.0")])
+        assert two_versions["1.0.0"].calls == 10
+
+
+async def test_a_named_selector_per_call_keeps_its_state(
+    registry: MemoryRegistry, three_nodes: list[ProbeGreeter]
+) -> None:
+    async with Client(registry) as client:
+        greeter = GreeterClient(client, "greeter")
+        for _ in range(30):
+            await greeter.hello(HelloRequest(name="x"), selector="round_robin")
+        assert [impl.calls for impl in three_nodes] == [10, 10, 10]
+        first = three_nodes[0]
+        await greeter.hello(HelloRequest(name="x"), selector=lambda s, nodes: nodes[0])
+        assert sum(impl.calls for impl in three_nodes) == 31
+        assert first.calls in (10, 11)
