@@ -32,6 +32,9 @@ The `micro` command's flags map onto the same field names.
 | registry_username  | MICRO_REGISTRY_USERNAME   |                  |
 | registry_password  | MICRO_REGISTRY_PASSWORD   |                  |
 
+The HTTP gateway's own settings (MICRO_API_*) are read the same way by
+`micro_grpc.gateway.GatewayOptions`.
+
 MICRO_SELECTOR is one of random, round_robin, weighted (a node's `weight`
 metadata) and least_in_flight (the less busy of two random nodes).
 
