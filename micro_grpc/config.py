@@ -10,6 +10,7 @@ The `micro` command's flags map onto the same field names.
 | address            | MICRO_SERVER_ADDRESS      | 127.0.0.1:0      |
 | advertise          | MICRO_SERVER_ADVERTISE    | (bound address)  |
 | grace              | MICRO_SERVER_GRACE        | 10 (seconds)     |
+| freeze_gc          | MICRO_SERVER_FREEZE_GC    | true             |
 | tls_cert           | MICRO_SERVER_TLS_CERT     |                  |
 | tls_key            | MICRO_SERVER_TLS_KEY      |                  |
 | tls_client_ca      | MICRO_SERVER_TLS_CLIENT_CA|                  |
@@ -71,6 +72,7 @@ class Options:
     address: str = "127.0.0.1:0"
     advertise: str = ""
     grace: float = 10.0
+    freeze_gc: bool = True
     tls_cert: str = ""
     tls_key: str = ""
     tls_client_ca: str = ""
@@ -120,6 +122,7 @@ _VARIABLES = {
     "address": "MICRO_SERVER_ADDRESS",
     "advertise": "MICRO_SERVER_ADVERTISE",
     "grace": "MICRO_SERVER_GRACE",
+    "freeze_gc": "MICRO_SERVER_FREEZE_GC",
     "tls_cert": "MICRO_SERVER_TLS_CERT",
     "tls_key": "MICRO_SERVER_TLS_KEY",
     "tls_client_ca": "MICRO_SERVER_TLS_CLIENT_CA",
@@ -151,6 +154,7 @@ _FLOATS = {
     "register_ttl",
     "registry_timeout",
 }
+_FLAGS = {"freeze_gc"}
 _COUNTS = {"client_retries": 0, "ejection_failures": 1}
 
 
@@ -164,6 +168,11 @@ def _parse(name: str, raw: str) -> Any:
         if value <= 0:
             raise ConfigError(f"{variable}={raw!r} must be above zero")
         return value
+    if name in _FLAGS:
+        flag = raw.strip().lower()
+        if flag not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ConfigError(f"{variable}={raw!r} is not true or false")
+        return flag in ("1", "true", "yes", "on")
     if name in _COUNTS:
         least = _COUNTS[name]
         if not raw.strip().isdigit() or int(raw) < least:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import random
 import signal
@@ -130,6 +131,13 @@ class Service:
             self._register(), name=f"micro-register-{self.name}"
         )
         await asyncio.wait({self._register_task}, timeout=self.options.registry_timeout)
+        if self.options.freeze_gc:
+            # What exists once serving (modules, descriptors, the registry
+            # client) lives as long as the process: moved out of the
+            # collector's reach, later collections stop walking it again
+            # and again. Measured: about 7 % of server CPU per message on
+            # pipelined streams (bench/FINDINGS.md).
+            gc.freeze()
         log.info("service %s %s serving on %s", self.name, self.version, self.address)
 
     async def stop(self, grace: float | None = None) -> None:

@@ -28,6 +28,7 @@ def test_environment_then_overrides() -> None:
     assert options.registry == "memory"
     assert options.register_ttl == 5.0
     assert options.metadata == {"zone": "a", "tier": "gold"}
+    assert Options.from_env({"MICRO_SERVER_FREEZE_GC": "off"}).freeze_gc is False
     assert options.address == "127.0.0.1:9001"
     assert options.version == "latest"
 
@@ -38,6 +39,10 @@ def test_environment_then_overrides() -> None:
         ({"MICRO_REGISTER_TTL": "soon"}, "MICRO_REGISTER_TTL='soon' is not a number"),
         ({"MICRO_REGISTER_TTL": "-1"}, "MICRO_REGISTER_TTL='-1' must be above zero"),
         ({"MICRO_SERVICE_METADATA": "zone"}, "MICRO_SERVICE_METADATA='zone'"),
+        (
+            {"MICRO_SERVER_FREEZE_GC": "maybe"},
+            "MICRO_SERVER_FREEZE_GC='maybe' is not true or false",
+        ),
         (
             {"MICRO_CLIENT_RETRIES": "-1"},
             "MICRO_CLIENT_RETRIES='-1' must be a whole number >= 0",
