@@ -48,17 +48,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from micro_grpc.errors import ConfigError
 
 if TYPE_CHECKING:
     from micro_grpc.registry import Registry
 
-__all__ = ["Options", "load_registry"]
+__all__ = ["Options", "load_registry", "read_settings"]
+
+SettingsT = TypeVar("SettingsT")
 
 REGISTRY_ENTRY_POINTS = "micro_grpc.registry"
 
@@ -100,17 +102,7 @@ class Options:
         cls, environ: Mapping[str, str] | None = None, **overrides: Any
     ) -> Options:
         """Defaults, then MICRO_* variables, then `overrides` (None skipped)."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(_VARIABLES.get(f.name, ""))
-            if raw is not None and raw != "":
-                values[f.name] = _parse(f.name, raw)
-        values.update((k, v) for k, v in overrides.items() if v is not None)
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise ConfigError(f"unknown option: {exc}") from exc
+        return read_settings(cls, _VARIABLES, _parse, environ, overrides)
 
     def replace(self, **changes: Any) -> Options:
         return dataclasses.replace(self, **changes)
@@ -184,6 +176,30 @@ def _parse(name: str, raw: str) -> Any:
             raise ConfigError(f"{variable}={raw!r} is not a list of key=value")
         return {k.strip(): v.strip() for k, v in (p.split("=", 1) for p in pairs)}
     return raw
+
+
+def read_settings(
+    cls: type[SettingsT],
+    variables: Mapping[str, str],
+    parse: Callable[[str, str], Any],
+    environ: Mapping[str, str] | None,
+    overrides: Mapping[str, Any],
+) -> SettingsT:
+    """Fill the settings dataclass `cls` from its defaults, then from the
+    environment (`variables` maps a field to its variable, `parse` reads a
+    field's raw value), then from `overrides` (None values skipped).
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        raw = env.get(variables.get(f.name, ""))
+        if raw is not None and raw != "":
+            values[f.name] = parse(f.name, raw)
+    values.update((k, v) for k, v in overrides.items() if v is not None)
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"unknown option: {exc}") from exc
 
 
 def load_registry(options: Options) -> Registry:

@@ -23,11 +23,11 @@ the host map is `host=service` pairs
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
+from micro_grpc.config import read_settings
 from micro_grpc.errors import ConfigError
 
 __all__ = ["GatewayOptions"]
@@ -72,17 +72,7 @@ class GatewayOptions:
         cls, environ: Mapping[str, str] | None = None, **overrides: Any
     ) -> GatewayOptions:
         """Defaults, then MICRO_API_* variables, then `overrides` (None skipped)."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(_VARIABLES[f.name])
-            if raw is not None and raw != "":
-                values[f.name] = _parse(f.name, raw)
-        values.update((k, v) for k, v in overrides.items() if v is not None)
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise ConfigError(f"unknown gateway option: {exc}") from exc
+        return read_settings(cls, _VARIABLES, _parse, environ, overrides)
 
     def replace(self, **changes: Any) -> GatewayOptions:
         return dataclasses.replace(self, **changes)
