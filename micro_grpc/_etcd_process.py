@@ -7,6 +7,7 @@ test to wait on them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -152,8 +153,12 @@ class EtcdProcess:
         self.root_password = root_password
         self.extra_args = tuple(extra_args)
         self.start_timeout = start_timeout
-        self.client_port = client_port or _free_port()
-        self.peer_port = peer_port or _free_port()
+        # Ports picked here may be taken by someone else before etcd binds
+        # them; `start` then picks again (see _START_TRIES).
+        self._pick_ports = client_port is None and peer_port is None
+        free = _free_ports(2)
+        self.client_port = client_port or free[0]
+        self.peer_port = peer_port or free[1]
         self._initial_cluster = initial_cluster
         self._cluster_token = cluster_token
         self._tmp = Path(tempfile.mkdtemp(prefix=f"{name}-"))
@@ -189,6 +194,23 @@ class EtcdProcess:
         if self.running:
             return self
         fresh = not self.data_dir.exists()
+        for tries_left in reversed(range(_START_TRIES)):
+            self._spawn()
+            if not wait:
+                return self
+            try:
+                self.wait_ready()
+                break
+            except PortTaken:
+                if not (self._pick_ports and fresh and tries_left):
+                    raise
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+                self.client_port, self.peer_port = _free_ports(2)
+        if fresh and self.root_password is not None:
+            self.enable_auth()
+        return self
+
+    def _spawn(self) -> None:
         with open(self._log_path, "ab") as log_file:
             self._proc = subprocess.Popen(
                 [find_etcd(), *self._args()],
@@ -196,20 +218,15 @@ class EtcdProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        if wait:
-            self.wait_ready()
-            if fresh and self.root_password is not None:
-                self.enable_auth()
-        return self
 
     def wait_ready(self) -> None:
         """Block until the member reports itself healthy, or fail."""
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self._proc is None or self._proc.poll() is not None:
-                raise RuntimeError(
-                    f"etcd {self.name} exited at start:\n{self._log_tail()}"
-                )
+                tail = self._log_tail()
+                error = PortTaken if "address already in use" in tail else RuntimeError
+                raise error(f"etcd {self.name} exited at start:\n{tail}")
             if self._healthy():
                 return
             time.sleep(0.05)
@@ -355,14 +372,21 @@ class EtcdCluster:
     """`size` etcd members (three by default) forming one cluster on loopback."""
 
     def __init__(self, size: int = 3, *, name: str = "micro-etcd") -> None:
-        ports = [(_free_port(), _free_port()) for _ in range(size)]
+        self.size = size
+        self.name = name
+        self.members = self._members()
+
+    def _members(self) -> list[EtcdProcess]:
+        free = _free_ports(2 * self.size)
+        ports = list(zip(free[::2], free[1::2], strict=True))
         initial = ",".join(
-            f"{name}{i}=http://127.0.0.1:{peer}" for i, (_, peer) in enumerate(ports)
+            f"{self.name}{i}=http://127.0.0.1:{peer}"
+            for i, (_, peer) in enumerate(ports)
         )
-        token = f"{name}-{os.getpid()}-{ports[0][1]}"
-        self.members = [
+        token = f"{self.name}-{os.getpid()}-{ports[0][1]}"
+        return [
             EtcdProcess(
-                name=f"{name}{i}",
+                name=f"{self.name}{i}",
                 client_port=client,
                 peer_port=peer,
                 initial_cluster=initial,
@@ -377,11 +401,19 @@ class EtcdCluster:
 
     def start(self) -> EtcdCluster:
         """Start every member, then wait until each answers."""
-        # No member answers before a quorum is up, so start all first.
-        for member in self.members:
-            member.start(wait=False)
-        for member in self.members:
-            member.wait_ready()
+        for tries_left in reversed(range(_START_TRIES)):
+            # No member answers before a quorum is up, so start all first.
+            for member in self.members:
+                member.start(wait=False)
+            try:
+                for member in self.members:
+                    member.wait_ready()
+                return self
+            except PortTaken:
+                self.close()
+                if not tries_left:
+                    raise
+                self.members = self._members()
         return self
 
     def close(self) -> None:
@@ -400,8 +432,22 @@ class EtcdCluster:
         self.close()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+class PortTaken(RuntimeError):
+    """etcd could not bind a port picked for it: someone took it first."""
+
+
+# Tries of a member whose picked ports were taken before it bound them.
+_START_TRIES = 3
+
+
+def _free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports free now (all held open while picked)."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            )
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
