@@ -101,7 +101,11 @@ class Client:
         channel_options: Sequence[tuple[str, Any]] = (),
     ) -> None:
         self.registry = registry
-        self._cache = Cache(registry, query_timeout=query_timeout) if registry else None
+        self._cache = (
+            Cache(registry, query_timeout=query_timeout, on_gone=self._node_gone)
+            if registry
+            else None
+        )
         self._named: dict[str, tuple[Strategy, InFlightTracker | None]] = {}
         self._select, self._tracker = self._strategy(selector)
         self._filters = tuple(filters)
@@ -113,6 +117,7 @@ class Client:
         self._secure_default = tls is not None
         self._timeout = timeout
         self._pool = ChannelPool(tls=tls, options=channel_options)
+        self._closing: set[asyncio.Task[None]] = set()
         # service -> (the cache's list of records, the nodes drawn from it)
         self._nodes: dict[str, tuple[list[Service], Sequence[Node]]] = {}
 
@@ -249,6 +254,14 @@ class Client:
         return self._pool.channel(
             address, self._secure_default if secure is None else secure
         )
+
+    def _node_gone(self, address: str) -> None:
+        # A node left the registry: close its channel, unless another node
+        # the cache still holds answers at the same address.
+        if self._cache is not None and address not in self._cache.addresses():
+            task = asyncio.get_running_loop().create_task(self._pool.discard(address))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     def _deadline(self, timeout: float | None) -> float | None:
         """The `time.monotonic()` the whole call must end by, if any."""

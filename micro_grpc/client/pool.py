@@ -21,6 +21,13 @@ _FACTORY: dict[Cardinality, str] = {
 }
 
 
+# grpc shares connections between the channels of a process by default, so
+# a connection to a node that died stays in reconnect backoff for every
+# later channel, even one made for a new node that took the same port.
+# Each pool keeps connections of its own, and closes them with the node.
+_DEFAULT_OPTIONS: tuple[tuple[str, Any], ...] = (("grpc.use_local_subchannel_pool", 1),)
+
+
 class ChannelPool:
     """Channels keyed by (address, secure), and their callables per method.
 
@@ -35,7 +42,7 @@ class ChannelPool:
         options: Sequence[tuple[str, Any]] = (),
     ) -> None:
         self._tls = tls
-        self._options = tuple(options)
+        self._options = (*_DEFAULT_OPTIONS, *options)
         self._channels: dict[tuple[str, bool], grpc.aio.Channel] = {}
         self._callables: dict[tuple[str, bool, str], Callable[..., Any]] = {}
 

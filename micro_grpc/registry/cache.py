@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 
 from micro_grpc.errors import RegistryError, RegistryUnavailable, ServiceNotFound
 from micro_grpc.registry import Event, EventType, Registry, Service, merge_services
@@ -34,8 +35,11 @@ class Cache:
         *,
         query_timeout: float = 5.0,
         max_backoff: float = 5.0,
+        on_gone: Callable[[str], None] | None = None,
     ) -> None:
         self._registry = registry
+        # Told the address of every node that leaves the cache.
+        self._on_gone = on_gone
         self._query_timeout = query_timeout
         self._max_backoff = max_backoff
         # service name -> node id -> the one-node record of that node
@@ -157,6 +161,7 @@ class Cache:
             self._store(name, fresh.get(name, []))
 
     def _store(self, name: str, services: list[Service]) -> None:
+        before = self._nodes.get(name, {})
         nodes: dict[str, Service] = {}
         for service in services:
             for node in service.nodes:
@@ -169,6 +174,23 @@ class Cache:
                 )
         self._nodes[name] = nodes
         self._merged[name] = merge_services(nodes.values())
+        for node_id, gone in before.items():
+            if node_id not in nodes:
+                self._gone(gone)
+
+    def _gone(self, record: Service) -> None:
+        if self._on_gone is not None:
+            for node in record.nodes:
+                self._on_gone(node.address)
+
+    def addresses(self) -> set[str]:
+        """The addresses of every node the cache holds now."""
+        return {
+            node.address
+            for nodes in self._nodes.values()
+            for record in nodes.values()
+            for node in record.nodes
+        }
 
     def _apply(self, event: Event) -> None:
         name = event.service.name
@@ -181,8 +203,10 @@ class Cache:
         nodes = self._nodes.setdefault(name, {})
         for node in event.service.nodes:
             if event.type is EventType.DELETE:
-                if nodes.pop(node.id, None) is not None:
+                gone = nodes.pop(node.id, None)
+                if gone is not None:
                     log.info("node %s of %s removed", node.id, name)
+                    self._gone(gone)
             else:
                 nodes[node.id] = Service(
                     name=name,

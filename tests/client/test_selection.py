@@ -15,6 +15,7 @@ from micro_grpc.registry import Node
 from micro_grpc.registry.memory import MemoryRegistry
 from micro_grpc.selector import RoundRobin, random_choice, strategy
 from micro_grpc.selector.filters import label, version
+from micro_grpc.testing import eventually
 from tests.conftest import ProbeGreeter
 
 
@@ -130,3 +131,30 @@ async def test_a_named_selector_per_call_keeps_its_state(
         await greeter.hello(HelloRequest(name="x"), selector=lambda s, nodes: nodes[0])
         assert sum(impl.calls for impl in three_nodes) == 31
         assert first.calls in (10, 11)
+
+
+async def test_a_node_that_leaves_has_its_channel_closed(
+    registry: MemoryRegistry,
+) -> None:
+    staying, leaving = (Service("greeter", registry=registry) for _ in range(2))
+    for service in (staying, leaving):
+        service.handle(ProbeGreeter())
+        await service.start()
+    async with Client(registry, selector="round_robin") as client:
+        greeter = GreeterClient(client, "greeter")
+        for _ in range(4):
+            await greeter.hello(HelloRequest(name="x"))
+        assert {a for a, _ in client._pool._channels} == {
+            staying.address,
+            leaving.address,
+        }
+
+        gone = leaving.address
+        await leaving.stop(0)
+        await eventually(
+            lambda: {a for a, _ in client._pool._channels} == {staying.address},
+            what=f"the channel to {gone} closed",
+        )
+        for _ in range(4):
+            await greeter.hello(HelloRequest(name="x"))
+    await staying.stop(0)
