@@ -8,7 +8,7 @@ the client can call them, without reading descriptors at import time.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
@@ -49,11 +49,12 @@ class MethodSpec(Generic[RequestT, ResponseT]):
     cardinality: Cardinality
     request: type[RequestT]
     response: type[ResponseT]
+    path: str = field(init=False, compare=False)
+    """The gRPC method path on the wire: `/greeter.v1.Greeter/Hello`."""
 
-    @property
-    def path(self) -> str:
-        """The gRPC method path on the wire: `/greeter.v1.Greeter/Hello`."""
-        return f"/{self.service}/{self.name}"
+    def __post_init__(self) -> None:
+        # Read on every call, so built once.
+        object.__setattr__(self, "path", f"/{self.service}/{self.name}")
 
     @property
     def endpoint(self) -> str:

@@ -141,7 +141,7 @@ class Client:
     ) -> ResponseT:
         """Send one request to a node of `service`, return its one reply."""
         deadline = self._deadline(timeout)
-        pairs = _pairs(metadata)
+        pairs = None if metadata is None else _pairs(metadata)
         policy = retry or self._retry
         tracker = self._tracker if selector is None else self._strategy(selector)[1]
         outliers = self._outliers
@@ -247,7 +247,7 @@ class Client:
 
     async def pick(self, service: str) -> Node:
         """The node the selector chooses for the next call to `service`."""
-        return await self._choose(service, None, None, ())
+        return self._choose(service, await self.lookup(service), None, None, ())
 
     def channel(self, address: str, *, secure: bool | None = None) -> grpc.aio.Channel:
         """The pooled channel to `address`, for calls outside generated code."""
@@ -295,24 +295,23 @@ class Client:
     ) -> tuple[Node | None, str, bool]:
         if address is not None:
             return None, address, self._secure_default
-        node = await self._choose(service, selector, filters, tried)
+        # Known services are read from the cache without an await: this
+        # runs on every call.
+        cache = self._cache
+        records = cache.cached(service) if cache is not None else None
+        if records is None:
+            records = await self.lookup(service)
+        node = self._choose(service, records, selector, filters, tried)
         return node, node.address, node.metadata.get("secure") == "true"
 
-    async def _choose(
+    def _choose(
         self,
         service: str,
+        records: list[Service],
         selector: Strategy | str | None,
         filters: Sequence[Filter] | None,
         tried: Sequence[str],
     ) -> Node:
-        cache = self._cache
-        if cache is None:
-            raise ConfigError(
-                f"cannot resolve {service!r}: this client has no registry; "
-                "pass address= to call a fixed node"
-            )
-        records = await cache.get_service(service)
-
         if filters is None and not self._filters:
             # The cache hands out the same list until the registry changes,
             # so the nodes drawn from it are worked out once per change.

@@ -57,6 +57,13 @@ class Cache:
         """True while the watch is broken and answers may be out of date."""
         return self._stale
 
+    def cached(self, name: str) -> list[Service] | None:
+        """What the cache holds of `name` now, without waiting; None if nothing.
+
+        The list is the same object until the registry changes the service.
+        """
+        return self._merged.get(name) or None
+
     async def get_service(self, name: str) -> list[Service]:
         """Every version of `name` with its nodes; `ServiceNotFound` if none.
 
