@@ -204,6 +204,9 @@ class EtcdProcess:
             except PortTaken:
                 if not (self._pick_ports and fresh and tries_left):
                     raise
+            except BaseException:
+                self.kill()  # never leave a half-started etcd behind
+                raise
                 shutil.rmtree(self.data_dir, ignore_errors=True)
                 self.client_port, self.peer_port = _free_ports(2)
         if fresh and self.root_password is not None:
@@ -414,6 +417,9 @@ class EtcdCluster:
                 if not tries_left:
                     raise
                 self.members = self._members()
+            except BaseException:
+                self.close()  # never leave half a cluster behind
+                raise
         return self
 
     def close(self) -> None:
