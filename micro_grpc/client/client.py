@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from random import random
 from typing import Any, TypedDict, TypeVar, Unpack
 
 import grpc
@@ -37,9 +38,16 @@ from micro_grpc.methods import Cardinality, MethodSpec
 from micro_grpc.middleware import ClientCall, ClientMiddleware, Next, Refused, compose
 from micro_grpc.registry import Node, Registry, Service
 from micro_grpc.registry.cache import Cache
-from micro_grpc.selector import Filter, InFlightTracker, Strategy, serving, strategy
+from micro_grpc.selector import (
+    Filter,
+    InFlightTracker,
+    Strategy,
+    random_choice,
+    serving,
+    strategy,
+)
 from micro_grpc.selector.outlier import DEFAULT_EJECTION, Ejection, OutlierEjector
-from micro_grpc.server.context import current_deadline
+from micro_grpc.server.context import DEADLINE, current_deadline
 from micro_grpc.tls import ClientTLS
 
 __all__ = ["NO_RETRY", "CallOptions", "Client", "Metadata", "RetryPolicy"]
@@ -118,8 +126,23 @@ class Client:
         self._timeout = timeout
         self._pool = ChannelPool(tls=tls, options=channel_options)
         self._closing: set[asyncio.Task[None]] = set()
-        # service -> (the cache's list of records, the nodes drawn from it)
-        self._nodes: dict[str, tuple[list[Service], Sequence[Node]]] = {}
+        # service -> its nodes, as drawn from the cache's records
+        self._routes: dict[str, _Route] = {}
+        # What `unary` reads on every call, bound once. A call may skip
+        # `_unary` when nothing but the node is to be decided: the default
+        # random pick, no filters, no middleware, no default timeout.
+        self._plain = (
+            self._cache is not None
+            and self._select is random_choice
+            and not self._filters
+            and self._chain is None
+            and timeout is None
+        )
+        self._held = self._cache.services if self._cache is not None else {}
+        outliers = self._outliers or OutlierEjector()
+        self._failures = outliers.failures
+        self._ejections = outliers.ejections
+        self._succeeded = outliers.succeeded
 
     @property
     def outliers(self) -> OutlierEjector | None:
@@ -140,6 +163,44 @@ class Client:
         retry: RetryPolicy | None = None,
     ) -> ResponseT:
         """Send one request to a node of `service`, return its one reply."""
+        failed: tuple[str, StatusError] | None = None
+        route = self._routes.get(service) if self._plain else None
+        if (
+            route is not None
+            and route.records is self._held.get(service)
+            and not self._ejections
+            and timeout is None
+            and metadata is None
+            and address is None
+            and selector is None
+            and filters is None
+            and retry is None
+        ):
+            # The call made most often: no options, a service already
+            # resolved, no node set aside. All that the loop below decides
+            # is settled in `route` but the pick. With calls far apart the
+            # CPU caches go cold between them, and each step not taken here
+            # saves cache misses (see bench/FINDINGS.md). A failure goes on
+            # to the loop as its first attempt.
+            calls = route.calls.get(method.path) or self._bind(route, method)
+            index = int(random() * len(calls))
+            inherited = DEADLINE.get()
+            try:
+                reply = await calls[index](
+                    request,
+                    timeout=None
+                    if inherited is None
+                    else _remaining(inherited, service),
+                )
+            except grpc.aio.AioRpcError as exc:
+                error = from_rpc_error(exc)
+                error.__cause__ = exc
+                failed = (route.nodes[index].address, error)
+            else:
+                if self._failures:
+                    self._succeeded(route.nodes[index].address)
+                return reply  # type: ignore[no-any-return]
+
         deadline = self._deadline(timeout)
         pairs = None if metadata is None else _pairs(metadata)
         policy = retry or self._retry
@@ -147,6 +208,10 @@ class Client:
         outliers = self._outliers
         tried: Sequence[str] = ()
         attempt = 0
+        if failed is not None:
+            attempt = 1
+            tried = (failed[0],)
+            await self._after(policy, attempt, failed[0], failed[1], deadline)
         while True:
             attempt += 1
             node, target, secure = await self._route(
@@ -185,13 +250,24 @@ class Client:
                 if tracker is not None:
                     tracker.end(target)
 
-            if isinstance(error, Refused):
-                raise error
-            if outliers is not None:
-                outliers.failed(target, error.code)
-            if not await self._backoff(policy, attempt, error, deadline):
-                raise error
+            await self._after(policy, attempt, target, error, deadline)
             tried = [*tried, target]
+
+    async def _after(
+        self,
+        policy: RetryPolicy,
+        attempt: int,
+        target: str,
+        error: StatusError,
+        deadline: float | None,
+    ) -> None:
+        """Account for a failed attempt; raise `error` unless one more follows."""
+        if isinstance(error, Refused):
+            raise error
+        if self._outliers is not None:
+            self._outliers.failed(target, error.code)
+        if not await self._backoff(policy, attempt, error, deadline):
+            raise error
 
     def server_stream(
         self,
@@ -315,11 +391,11 @@ class Client:
         if filters is None and not self._filters:
             # The cache hands out the same list until the registry changes,
             # so the nodes drawn from it are worked out once per change.
-            known = self._nodes.get(service)
-            if known is None or known[0] is not records:
-                known = (records, serving(_flatten(records)))
-                self._nodes[service] = known
-            nodes = known[1]
+            route = self._routes.get(service)
+            if route is None or route.records is not records:
+                route = _Route(records, serving(_flatten(records)))
+                self._routes[service] = route
+            nodes = route.nodes
         else:
             nodes = self._filtered(service, records, filters)
         if self._outliers is not None:
@@ -345,6 +421,19 @@ class Client:
             named = ", ".join(repr(f) for f in (*self._filters, *(filters or ())))
             raise NotFound(f"no node of {service} passes the filters: {named}")
         return nodes
+
+    def _bind(
+        self, route: _Route, method: MethodSpec[Any, Any]
+    ) -> tuple[Callable[..., Any], ...]:
+        """The pooled callables of `method` on each of the route's nodes."""
+        calls = tuple(
+            self._pool.callable(
+                node.address, node.metadata.get("secure") == "true", method
+            )
+            for node in route.nodes
+        )
+        route.calls[method.path] = calls
+        return calls
 
     async def _chained(self, call: ClientCall) -> Any:
         assert self._chain is not None
@@ -555,6 +644,22 @@ def _flatten(records: Sequence[Service]) -> Sequence[Node]:
     if len(records) == 1:
         return records[0].nodes
     return [node for record in records for node in record.nodes]
+
+
+class _Route:
+    """The nodes of a service drawn from one list of the cache's records.
+
+    It holds while the cache still hands out that same list: a change in
+    the registry replaces the list, and the route is drawn again. `calls`
+    keeps, per method path, the pooled callable of each node, in order.
+    """
+
+    __slots__ = ("calls", "nodes", "records")
+
+    def __init__(self, records: list[Service], nodes: Sequence[Node]) -> None:
+        self.records = records
+        self.nodes = nodes
+        self.calls: dict[str, tuple[Callable[..., Any], ...]] = {}
 
 
 def _remaining(deadline: float | None, service: str) -> float | None:

@@ -44,7 +44,10 @@ class Cache:
         self._max_backoff = max_backoff
         # service name -> node id -> the one-node record of that node
         self._nodes: dict[str, dict[str, Service]] = {}
-        self._merged: dict[str, list[Service]] = {}
+        # service name -> its records: what `cached` answers. Each list is
+        # replaced, never changed in place, so a reader can keep one and
+        # tell by identity whether the service has changed since.
+        self.services: dict[str, list[Service]] = {}
         self._known: set[str] = set()
         # names being looked up for the first time -> events seen meanwhile
         self._pending: dict[str, list[Event]] = {}
@@ -62,7 +65,7 @@ class Cache:
 
         The list is the same object until the registry changes the service.
         """
-        return self._merged.get(name) or None
+        return self.services.get(name) or None
 
     async def get_service(self, name: str) -> list[Service]:
         """Every version of `name` with its nodes; `ServiceNotFound` if none.
@@ -70,12 +73,12 @@ class Cache:
         A name never looked up before raises `RegistryUnavailable` when the
         registry cannot be read within the query timeout.
         """
-        merged = self._merged.get(name)
+        merged = self.services.get(name)
         if merged:
             return merged
         if name not in self._known:
             await self._first_lookup(name)
-            merged = self._merged.get(name)
+            merged = self.services.get(name)
             if merged:
                 return merged
         raise ServiceNotFound(name)
@@ -144,7 +147,7 @@ class Cache:
                     log.warning(
                         "registry watch broken (%s); serving %d cached services",
                         exc,
-                        len(self._merged),
+                        len(self.services),
                     )
                 self._stale = True
                 self._synced.set()
@@ -180,7 +183,7 @@ class Cache:
                     nodes=(node,),
                 )
         self._nodes[name] = nodes
-        self._merged[name] = merge_services(nodes.values())
+        self.services[name] = merge_services(nodes.values())
         for node_id, gone in before.items():
             if node_id not in nodes:
                 self._gone(gone)
@@ -222,4 +225,4 @@ class Cache:
                     endpoints=event.service.endpoints,
                     nodes=(node,),
                 )
-        self._merged[name] = merge_services(nodes.values())
+        self.services[name] = merge_services(nodes.values())

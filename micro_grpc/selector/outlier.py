@@ -51,19 +51,22 @@ class OutlierEjector:
     """Counts consecutive failures per node address and ejects outliers.
 
     `usable(nodes)` is on every call's path: while no node is ejected it
-    returns its argument untouched.
+    returns its argument untouched. `failures` (address -> failed calls in
+    a row) and `ejections` (address -> the `time.monotonic()` its ejection
+    ends) are for reading: a client tests them for emptiness rather than
+    calling in here on every call.
     """
 
     def __init__(self, settings: Ejection | None = None) -> None:
         self.settings = settings or Ejection()
-        self._failures: dict[str, int] = {}
+        self.failures: dict[str, int] = {}
+        self.ejections: dict[str, float] = {}
         self._strikes: dict[str, int] = {}
-        self._until: dict[str, float] = {}
 
     def succeeded(self, address: str) -> None:
         if (
-            self._failures
-            and self._failures.pop(address, None) is not None
+            self.failures
+            and self.failures.pop(address, None) is not None
             and self._strikes.pop(address, None) is not None
         ):
             log.info("node %s answers again; no longer ejected", address)
@@ -73,16 +76,16 @@ class OutlierEjector:
         settings = self.settings
         if code not in settings.codes:
             return
-        failures = self._failures.get(address, 0) + 1
+        failures = self.failures.get(address, 0) + 1
         if failures < settings.failures or self.ejected(address):
-            self._failures[address] = failures
+            self.failures[address] = failures
             return
         strikes = self._strikes.get(address, 0) + 1
         cooldown = min(settings.max_cooldown, settings.cooldown * 2 ** (strikes - 1))
         self._strikes[address] = strikes
-        self._until[address] = time.monotonic() + cooldown
+        self.ejections[address] = time.monotonic() + cooldown
         # One more failure after the cool-down ejects it again.
-        self._failures[address] = settings.failures - 1
+        self.failures[address] = settings.failures - 1
         log.warning(
             "node %s ejected for %.1fs after %d failed calls in a row (%s)",
             address,
@@ -92,17 +95,17 @@ class OutlierEjector:
         )
 
     def ejected(self, address: str) -> bool:
-        until = self._until.get(address)
+        until = self.ejections.get(address)
         return until is not None and until > time.monotonic()
 
     def usable(self, nodes: Sequence[Node]) -> Sequence[Node]:
         """`nodes` less the ejected ones, or all of them if none would be left."""
-        if not self._until:
+        if not self.ejections:
             return nodes
         now = time.monotonic()
-        for address in [a for a, until in self._until.items() if until <= now]:
-            del self._until[address]
-        if not self._until:
+        for address in [a for a, until in self.ejections.items() if until <= now]:
+            del self.ejections[address]
+        if not self.ejections:
             return nodes
-        kept = [n for n in nodes if n.address not in self._until]
+        kept = [n for n in nodes if n.address not in self.ejections]
         return kept or nodes

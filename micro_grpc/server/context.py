@@ -18,9 +18,10 @@ import grpc
 from micro_grpc.errors import status_error
 from micro_grpc.methods import MethodSpec
 
-__all__ = ["Context", "bind_deadline", "current_deadline"]
+__all__ = ["DEADLINE", "Context", "bind_deadline", "current_deadline"]
 
-_DEADLINE: ContextVar[float | None] = ContextVar("micro_grpc_deadline", default=None)
+DEADLINE: ContextVar[float | None] = ContextVar("micro_grpc_deadline", default=None)
+"""The deadline `current_deadline()` reads, for code that reads it per call."""
 
 
 def current_deadline() -> float | None:
@@ -28,7 +29,7 @@ def current_deadline() -> float | None:
 
     None outside a handler, or when its caller set no deadline.
     """
-    return _DEADLINE.get()
+    return DEADLINE.get()
 
 
 def bind_deadline(remaining: float | None) -> None:
@@ -37,7 +38,7 @@ def bind_deadline(remaining: float | None) -> None:
     The server calls it as each handler starts, with the caller's time
     remaining (None: no deadline).
     """
-    _DEADLINE.set(None if remaining is None else time.monotonic() + remaining)
+    DEADLINE.set(None if remaining is None else time.monotonic() + remaining)
 
 
 class Context:
