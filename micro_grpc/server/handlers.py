@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from time import monotonic
 from typing import Any, NoReturn
 
 import grpc
@@ -21,7 +22,7 @@ import grpc
 from micro_grpc.errors import Cancelled, Internal, StatusError, Unknown
 from micro_grpc.methods import Cardinality, MethodSpec, ServiceSpec
 from micro_grpc.middleware import Next, ServerCall, ServerMiddleware, compose
-from micro_grpc.server.context import Context, bind_deadline
+from micro_grpc.server.context import DEADLINE, Context, bind_deadline
 
 __all__ = ["method_handlers"]
 
@@ -54,7 +55,10 @@ def _outcome(exc: BaseException) -> StatusError:
 
 def _unary(method: MethodSpec[Any, Any], fn: Callable[..., Any]) -> Callable[..., Any]:
     async def handle(request: Any, ctx: ServicerContext) -> Any:
-        bind_deadline(ctx.time_remaining())
+        # bind_deadline, written out: with calls far apart this runs with
+        # cold CPU caches, where each function call costs cache misses.
+        remaining = ctx.time_remaining()
+        DEADLINE.set(None if remaining is None else monotonic() + remaining)
         try:
             return await fn(request, Context(ctx, method))
         except grpc.aio.AbortError:
