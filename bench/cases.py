@@ -31,7 +31,16 @@ from bench.harness import Child, cpu_seconds
 from bench.results import Case, LoadSample, Results, TimeSample, WorkerSample
 from micro_grpc.testing import EtcdProcess
 
-__all__ = ["CASE_KEYS", "LOAD_CASES", "LoadCase", "run"]
+__all__ = [
+    "CASE_KEYS",
+    "LOAD_CASES",
+    "SERVICE",
+    "LoadCase",
+    "ServerProcess",
+    "measure",
+    "run",
+    "start_server",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +67,7 @@ LOAD_CASES = (
 
 
 @dataclass(frozen=True, slots=True)
-class _Server:
+class ServerProcess:
     child: Child
     address: str
     pids: list[int]
@@ -85,7 +94,7 @@ def run(
         return not only or key in only
 
     with EtcdProcess() as etcd:
-        servers = {c: _start_server(c, etcd.endpoint, SERVICE) for c in CONTENDERS}
+        servers = {c: start_server(c, etcd.endpoint, SERVICE) for c in CONTENDERS}
         try:
             for load in filter(lambda c: wanted(c.key), LOAD_CASES):
                 case = Case(load.key, load.title, "load", load.unit)
@@ -97,7 +106,7 @@ def run(
                         if contender == "micro"
                         else servers[contender].address
                     )
-                    sample, _ = _measure(
+                    sample, _ = measure(
                         load, contender, target, servers[contender], results
                     )
                     case.add(contender, sample)
@@ -124,7 +133,9 @@ def _rounds(rounds: int) -> list[str]:
     return order
 
 
-def _start_server(contender: str, registry: str, name: str, *extra: str) -> _Server:
+def start_server(
+    contender: str, registry: str, name: str, *extra: str
+) -> ServerProcess:
     child = Child(
         "bench.serve", contender, "--registry", registry, "--name", name, *extra
     )
@@ -134,14 +145,14 @@ def _start_server(contender: str, registry: str, name: str, *extra: str) -> _Ser
         child.stop()
         raise
     spawn_s = time.perf_counter() - child.started
-    return _Server(child, info["address"], info["pids"], info["ready_s"], spawn_s)
+    return ServerProcess(child, info["address"], info["pids"], info["ready_s"], spawn_s)
 
 
-def _measure(
+def measure(
     load: LoadCase,
     contender: str,
     target: str,
-    server: _Server,
+    server: ServerProcess,
     results: Results,
     name: str = SERVICE,
     spread: bool = False,
@@ -203,7 +214,7 @@ def _startup(registry: str, rounds: int, progress: Progress) -> Case:
     )
     for contender in _rounds(rounds):
         progress(f"start: {contender}")
-        server = _start_server(contender, registry, "bench-start")
+        server = start_server(contender, registry, "bench-start")
         server.child.stop()
         case.add(contender, TimeSample(server.ready_s, server.spawn_s))
     return case
@@ -213,13 +224,13 @@ def _workers(registry: str, results: Results) -> list[WorkerSample]:
     """micro-grpc from N worker processes, each its own node, under 64 calls."""
     load = LOAD_CASES[1]
     samples = []
-    server = _start_server(
+    server = start_server(
         "micro", registry, "bench-workers", f"--workers={results.settings.workers}"
     )
     try:
         for _ in range(results.settings.rounds):
             supervisor_before = cpu_seconds(server.child.pid)
-            sample, per_worker = _measure(
+            sample, per_worker = measure(
                 load, "micro", registry, server, results, "bench-workers", True
             )
             samples.append(

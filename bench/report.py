@@ -7,9 +7,9 @@ import math
 from bench.cases import LOAD_CASES
 from bench.codegen import PARSE_ONLY
 from bench.contenders import BASELINE, CONTENDERS, LABELS
-from bench.results import Case, Results, median
+from bench.results import Case, LoadSample, Results, median
 
-__all__ = ["render", "summary"]
+__all__ = ["TIMES", "figure", "paired_ratio", "render", "summary"]
 
 OURS = "micro"
 PEER = "grpclib"
@@ -26,7 +26,9 @@ per call is the kernel's per-process CPU clock (all threads) of the load
 process and of the server process over the measured window, divided by
 the calls completed in it. The ratios are the figures to read: this
 machine is shared with other engineers' test runs, and absolute rates
-move with what else runs on its two cores.
+move with what else runs on its two cores, by as much as a factor of two
+between rounds. So a ratio is taken within each round, between runs seconds
+apart, and the tables give the median of those per-round ratios.
 
 Contenders: **raw grpc.aio** (the baseline: grpc_tools stubs, a fixed
 address), **micro-grpc** (a `Service` registered in a real etcd; a
@@ -82,11 +84,11 @@ def _bar(results: Results) -> list[str]:
     for case in results.cases:
         if case.kind != "load":
             continue
-        rate = _ratio(_rate(case, OURS), _rate(case, BASELINE))
-        client = _ratio(_cpu(case, OURS, "client"), _cpu(case, BASELINE, "client"))
-        server = _ratio(_cpu(case, OURS, "server"), _cpu(case, BASELINE, "server"))
-        total = _ratio(_cpu(case, OURS), _cpu(case, BASELINE))
-        peer = _ratio(_rate(case, OURS), _rate(case, PEER))
+        rate = _paired(case, OURS, BASELINE, "rate")
+        client = _paired(case, OURS, BASELINE, "client")
+        server = _paired(case, OURS, BASELINE, "server")
+        total = _paired(case, OURS, BASELINE, "both")
+        peer = _paired(case, OURS, PEER, "rate")
         met = rate >= RATE_BAR and total <= CPU_BAR
         rows.append(
             f"| {case.title} | {_x(rate)} | {_x(client)} | {_x(server)} "
@@ -114,9 +116,9 @@ def _load_table(case: Case) -> list[str]:
             f"| {median([s.p99_us for s in samples]):,.0f} "
             f"| {_cpu(case, contender, 'client'):,.0f} "
             f"| {_cpu(case, contender, 'server'):,.0f} "
-            f"| {_x(_ratio(_rate(case, contender), _rate(case, BASELINE)))} "
-            f"| {_x(_ratio(_cpu(case, contender), _cpu(case, BASELINE)))} "
-            f"| {_x(_ratio(_rate(case, contender), _rate(case, PEER)))} "
+            f"| {_x(_paired(case, contender, BASELINE, 'rate'))} "
+            f"| {_x(_paired(case, contender, BASELINE, 'both'))} "
+            f"| {_x(_paired(case, contender, PEER, 'rate'))} "
             f"| {rounds} |"
         )
     return rows
@@ -212,6 +214,32 @@ def _cpu(case: Case, contender: str, side: str = "both") -> float:
     if side == "server":
         return median([s.server_cpu_us for s in samples])
     return median([s.client_cpu_us + s.server_cpu_us for s in samples])
+
+
+def figure(sample: LoadSample, name: str) -> float:
+    """One figure of a load run: "rate", "client", "server" or "both" (CPU)."""
+    if name == "rate":
+        return sample.rate
+    if name == "client":
+        return sample.client_cpu_us
+    if name == "server":
+        return sample.server_cpu_us
+    return sample.client_cpu_us + sample.server_cpu_us
+
+
+def paired_ratio(runs: list[LoadSample], base: list[LoadSample], name: str) -> float:
+    """The median over the rounds of a figure of `runs` over that of `base`.
+
+    Both ran in the same round, seconds apart, so each ratio compares runs
+    under the same load on the machine; the median of those ratios is
+    steadier than a ratio of two medians taken from different rounds.
+    """
+    pairs = zip(runs, base, strict=False)
+    return median([_ratio(figure(a, name), figure(b, name)) for a, b in pairs])
+
+
+def _paired(case: Case, contender: str, other: str, name: str) -> float:
+    return paired_ratio(case.load(contender), case.load(other), name)
 
 
 def _seconds(case: Case, contender: str) -> float:

@@ -64,3 +64,32 @@ def _rows(section: str) -> dict[str, list[str]]:
         ):
             rows[cells[0]] = cells[1:]
     return rows
+
+
+def test_crossed_run_pairs_each_client_with_each_server() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.crossed",
+            "--rounds=1",
+            "--duration=0.2",
+            "--warmup=0.1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = _rows(done.stdout)
+    assert rows.pop("client → server")  # the header
+    pairings = {
+        f"{a} → {b}" for a in ("raw", "micro-grpc") for b in ("raw", "micro-grpc")
+    }
+    assert set(rows) == pairings
+    for label, cells in rows.items():
+        assert all(re.fullmatch(NUMBER, c) for c in cells), label
+        assert float(cells[0].replace(",", "")) > 0, label
+    assert rows["raw → raw"][3:] == ["1.000"] * 4
