@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
-from micro_grpc.errors import ServiceNotFound
+from micro_grpc.errors import RegistryError, ServiceNotFound
 from micro_grpc.registry import Node, Service
 from micro_grpc.registry.cache import Cache
 from micro_grpc.registry.etcd import EtcdRegistry
@@ -51,9 +51,20 @@ async def test_losing_the_leader(cluster: EtcdCluster, eventually: Eventually) -
         await owner.register(Service("svc", nodes=(Node("n1", "127.0.0.1:1"),)))
         assert await node_ids() == {"n1"}
 
-        # Both registries talk to the leader; kill it.
+        # Both registries talk to the leader; kill it. A write made while
+        # the others elect a new leader may time out, as it would for any
+        # etcd client; a Service retries it from its heartbeat. Once there
+        # is a leader it must go through, on another member.
         members[0].kill()
-        await owner.register(Service("svc", nodes=(Node("n2", "127.0.0.1:2"),)))
+
+        async def registered() -> bool:
+            try:
+                await owner.register(Service("svc", nodes=(Node("n2", "127.0.0.1:2"),)))
+            except RegistryError:
+                return False
+            return True
+
+        await eventually(registered, what="registration after the leader died")
 
         async def both() -> bool:
             return await node_ids() == {"n1", "n2"}
