@@ -129,7 +129,10 @@ class _Stream:
 
     async def _read(self) -> Any:
         while True:
-            call = await self._ensure()
+            # Once the call runs, skip `_ensure`: this runs per message.
+            call = self._call
+            if call is None or self._cancelled:
+                call = await self._ensure()
             try:
                 message = await call.read()
             except grpc.aio.AioRpcError as exc:
@@ -143,7 +146,9 @@ class _Stream:
 
     async def _write(self, message: Any) -> None:
         while True:
-            call = await self._ensure()
+            call = self._call
+            if call is None or self._cancelled:
+                call = await self._ensure()
             try:
                 await call.write(message)
             except grpc.aio.AioRpcError as exc:
