@@ -48,7 +48,7 @@ pytest: install
 test: lint typecheck pytest
 
 bench: install
-	$(BIN)/python -m bench --rounds 5
+	$(BIN)/python -m bench --rounds 11 --duration 1
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

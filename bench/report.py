@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 from bench.cases import LOAD_CASES
 from bench.codegen import PARSE_ONLY
@@ -78,8 +79,9 @@ def _bar(results: Results) -> list[str]:
     rows = [
         f"| case | rate {TIMES} raw (≥ 0.95) | client CPU {TIMES} raw "
         f"| server CPU {TIMES} raw | CPU {TIMES} raw (≤ 1.05) "
-        f"| rate {TIMES} grpclib | bar met |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        f"| rate {TIMES} grpclib | bar met | middle half of the rounds: "
+        f"rate, CPU {TIMES} raw |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for case in results.cases:
         if case.kind != "load":
@@ -90,11 +92,24 @@ def _bar(results: Results) -> list[str]:
         total = _paired(case, OURS, BASELINE, "both")
         peer = _paired(case, OURS, PEER, "rate")
         met = rate >= RATE_BAR and total <= CPU_BAR
+        spread = (
+            f"{_span(case, 'rate')}, {_span(case, 'both')}"
+            if len(case.load(OURS)) >= 4
+            else "—"
+        )
         rows.append(
             f"| {case.title} | {_x(rate)} | {_x(client)} | {_x(server)} "
-            f"| {_x(total)} | {_x(peer)} | {'yes' if met else 'no'} |"
+            f"| {_x(total)} | {_x(peer)} | {'yes' if met else 'no'} | {spread} |"
         )
     return rows
+
+
+def _span(case: Case, name: str) -> str:
+    """The first to the third quartile of micro-grpc's per-round ratios."""
+    pairs = zip(case.load(OURS), case.load(BASELINE), strict=False)
+    ratios = [_ratio(figure(a, name), figure(b, name)) for a, b in pairs]
+    low, _, high = statistics.quantiles(ratios, n=4)
+    return f"{low:.2f} to {high:.2f}"
 
 
 def _load_table(case: Case) -> list[str]:
