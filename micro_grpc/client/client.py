@@ -54,6 +54,10 @@ __all__ = ["NO_RETRY", "CallOptions", "Client", "Metadata", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
+# Calls in flight to a node that has left the registry get this long to
+# end before its channel is closed: a node that drains answers them.
+_LEFT_GRACE = 5.0
+
 RequestT = TypeVar("RequestT", bound=Message)
 ResponseT = TypeVar("ResponseT", bound=Message)
 
@@ -125,12 +129,13 @@ class Client:
         self._secure_default = tls is not None
         self._timeout = timeout
         self._pool = ChannelPool(tls=tls, options=channel_options)
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Future[list[None]]] = set()
         # service -> its nodes, as drawn from the cache's records
         self._routes: dict[str, _Route] = {}
-        # What `unary` reads on every call, bound once. A call may skip
-        # `_unary` when nothing but the node is to be decided: the default
-        # random pick, no filters, no middleware, no default timeout.
+        # What `unary` reads on every call, bound once. A call skips the
+        # general loop when nothing but the node is to be decided: the
+        # default random pick, no filters, no middleware, no default
+        # timeout, and no option given.
         self._plain = (
             self._cache is not None
             and self._select is random_choice
@@ -305,6 +310,11 @@ class Client:
         if self._cache is not None:
             await self._cache.close()
         await self._pool.close(grace)
+        if self._closing:
+            # Channels of nodes that left, closing on their own grace.
+            _, late = await asyncio.wait(self._closing, timeout=grace or 0)
+            for closing in late:
+                closing.cancel()
 
     async def __aenter__(self) -> Client:
         return self
@@ -333,11 +343,14 @@ class Client:
 
     def _node_gone(self, address: str) -> None:
         # A node left the registry: close its channel, unless another node
-        # the cache still holds answers at the same address.
+        # the cache still holds answers at the same address. Routes may
+        # hold its callables; they are drawn again on their next call.
         if self._cache is not None and address not in self._cache.addresses():
-            task = asyncio.get_running_loop().create_task(self._pool.discard(address))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            channels = self._pool.forget(address)
+            self._routes.clear()
+            closing = asyncio.gather(*(c.close(_LEFT_GRACE) for c in channels))
+            self._closing.add(closing)  # kept until done
+            closing.add_done_callback(self._closing.discard)
 
     def _deadline(self, timeout: float | None) -> float | None:
         """The `time.monotonic()` the whole call must end by, if any."""

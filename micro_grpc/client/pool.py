@@ -82,12 +82,18 @@ class ChannelPool:
             self._channels[(address, secure)] = channel
         return channel
 
-    async def discard(self, address: str) -> None:
-        """Close the channels to a node that has left the registry."""
-        for key in [k for k in self._channels if k[0] == address]:
-            await self._channels.pop(key).close(None)
+    def forget(self, address: str) -> list[grpc.aio.Channel]:
+        """Stop handing out the channels to `address`; returns them to close.
+
+        At once, so that no call made after a node has left is given a
+        channel that is about to close.
+        """
         for path_key in [k for k in self._callables if k[0] == address]:
             del self._callables[path_key]
+        return [
+            self._channels.pop(key)
+            for key in [k for k in self._channels if k[0] == address]
+        ]
 
     async def close(self, grace: float | None = None) -> None:
         """Close every channel; calls in flight get `grace` seconds to end."""

@@ -19,6 +19,8 @@ from greeter.v1.greeter_pb2 import HelloReply, HelloRequest
 
 from micro_grpc import Client, Context, Service
 from micro_grpc.errors import Unavailable
+from micro_grpc.registry import Node
+from micro_grpc.registry import Service as Record
 from micro_grpc.registry.memory import MemoryRegistry
 from tests.conftest import ProbeGreeter
 
@@ -130,3 +132,25 @@ async def test_a_node_marked_not_serving_is_skipped(
         await asyncio.sleep(0)
         seen = await _answers(greeter, 50)
         assert seen == {"b": 50}
+
+
+async def test_a_node_that_leaves_and_returns_at_once_keeps_answering(
+    registry: MemoryRegistry,
+) -> None:
+    # Served elsewhere, entered here by hand, so the test decides when the
+    # registry loses the node and gets it back.
+    server = Service("greeter", registry=MemoryRegistry())
+    server.handle(Named("back"))
+    async with server, Client(registry) as client:
+        record = Record("greeter", nodes=(Node("n1", server.address),))
+        await registry.register(record)
+        greeter = GreeterClient(client, "greeter")
+        assert await _answers(greeter, 3) == {"back": 3}
+
+        await registry.deregister(record)
+        await registry.register(record)
+        # The channel of the node that left is closed; the one that came
+        # back gets a fresh one, on the very next call and after.
+        assert await _answers(greeter, 20) == {"back": 20}
+        await asyncio.sleep(0.1)
+        assert await _answers(greeter, 20) == {"back": 20}
