@@ -93,3 +93,20 @@ def test_crossed_run_pairs_each_client_with_each_server() -> None:
         assert all(re.fullmatch(NUMBER, c) for c in cells), label
         assert float(cells[0].replace(",", "")) > 0, label
     assert rows["raw → raw"][3:] == ["1.000"] * 4
+
+
+def test_cold_run_times_both_sides_warm_and_cold() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.cold", "--calls=50", "--rounds=1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = _rows(done.stdout)
+    assert rows.pop("micro-grpc adds, per unary call")  # the header
+    assert [label.split(":")[0] for label in rows] == ["client", "server"]
+    for label, (warm, cold) in rows.items():
+        assert re.fullmatch(NUMBER, warm) and re.fullmatch(NUMBER, cold), label
