@@ -17,7 +17,8 @@ from micro_grpc.registry.memory import MemoryRegistry
 class ProbeGreeter(GreeterBase):
     """A greeter whose request names steer it, for tests of the runtime.
 
-    `sleep:<s>` waits that long; `missing` raises NotFound; `boom` raises a
+    `sleep:<s>` waits that long; `missing` raises NotFound (also midway
+    through a bidirectional stream); `boom` raises a
     plain exception; `meta:<key>` echoes that incoming metadata value and
     sets a trailer; `deadline` reports the time remaining.
     """
@@ -72,6 +73,8 @@ class ProbeGreeter(GreeterBase):
         self, requests: AsyncIterator[HelloRequest], context: Context
     ) -> AsyncIterator[HelloReply]:
         async for request in requests:
+            if request.name == "missing":
+                raise NotFound("no such greeting")
             yield HelloReply(message=f"Hello {request.name}")
 
 

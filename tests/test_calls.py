@@ -52,6 +52,22 @@ async def test_bidirectional(greeter: GreeterClient) -> None:
     assert rest == ["Hello z"]
 
 
+async def test_a_bidirectional_stream_failing_midway_ends_with_its_status(
+    greeter: GreeterClient,
+) -> None:
+    async with greeter.bidi_hello() as stream:
+        await stream.send(HelloRequest(name="x"))
+        assert (await stream.recv()) is not None
+        await stream.send(HelloRequest(name="missing"))
+        with pytest.raises(NotFound, match="no such greeting"):
+            await stream.recv()
+        # The stream is over: both ways give its status again.
+        with pytest.raises(NotFound):
+            await stream.recv()
+        with pytest.raises(NotFound):
+            await stream.send(HelloRequest(name="y"))
+
+
 async def test_status_and_message_reach_the_caller(greeter: GreeterClient) -> None:
     with pytest.raises(NotFound) as caught:
         await greeter.hello(HelloRequest(name="missing"))

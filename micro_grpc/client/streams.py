@@ -154,6 +154,13 @@ class _Stream:
             except grpc.aio.AioRpcError as exc:
                 await self._failed(call, from_rpc_error(exc), exc)
                 continue
+            except asyncio.InvalidStateError:
+                # grpc refuses a write once the call has ended: say how.
+                error = await _status(call)
+                if error is None:
+                    raise
+                self._end(error)
+                raise error from None
             self._committed = True
             return
 
@@ -258,6 +265,16 @@ class BidiStream(_Stream, Generic[RequestT, ResponseT]):
         return self
 
     async def send(self, request: RequestT) -> None:
+        call = self._call
+        if self._committed and not self._cancelled:
+            # Committed: no retry can follow, so write straight to grpc and
+            # leave a failure to `_write`, where the call's status is raised
+            # again. One frame fewer per message.
+            try:
+                await call.write(request)
+                return
+            except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+                pass
         await self._write(request)
 
     async def done_writing(self) -> None:
@@ -265,6 +282,15 @@ class BidiStream(_Stream, Generic[RequestT, ResponseT]):
 
     async def recv(self) -> ResponseT | None:
         """The next reply, or None once the server has finished."""
+        call = self._call
+        if self._committed and not self._cancelled:
+            # As in `send`; the end of the stream is also left to `_read`.
+            try:
+                reply: ResponseT | None = await call.read()
+            except grpc.aio.AioRpcError:
+                reply = _EOF
+            if reply is not _EOF:
+                return reply
         message: ResponseT | None = await self._read()
         return message
 
